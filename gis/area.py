@@ -12,7 +12,7 @@ Python loop: every step works on whole arrays.
 >>> from shapely.geometry import box
 >>> s = gpd.GeoSeries([box(103.60, 36.50, 103.61, 36.51)], crs="EPSG:4490")
 >>> round(float(area_m2(s).iloc[0]))
-995021
+994114
 """
 
 from __future__ import annotations

@@ -1,0 +1,37 @@
+"""parkgis: a GIS toolkit for development-zone planners.
+
+Areas on the CGCS2000 ellipsoid held against the plan's targets (:mod:`gis.area`, :mod:`gis.targets`),
+geometry checks (:mod:`gis.validate`), reading and writing (:mod:`gis.io`), China's coordinate offsets
+(:mod:`gis.offsets`), and the bundled plan layers (:mod:`gis.bundled`).
+"""
+
+from __future__ import annotations
+
+from .area import add_area_columns, area_m2
+from .bundled import bundled_layer_names, layers_dir, load_targets, read_bundled
+from .crs import require_crs
+from .errors import CRSError, InputError, LayerNotFoundError, OutputExistsError, ParkGISError
+from .io import read_layer, write_layer
+from .units import HA_M2, KM2_M2, MU_M2
+
+__all__ = [
+    "area_m2",
+    "add_area_columns",
+    "read_layer",
+    "write_layer",
+    "read_bundled",
+    "bundled_layer_names",
+    "layers_dir",
+    "load_targets",
+    "require_crs",
+    "MU_M2",
+    "HA_M2",
+    "KM2_M2",
+    "ParkGISError",
+    "InputError",
+    "CRSError",
+    "LayerNotFoundError",
+    "OutputExistsError",
+]
+
+__version__ = "0.1.0"

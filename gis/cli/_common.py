@@ -1,0 +1,51 @@
+"""Options and output helpers shared by every subcommand (defined once, as in rasterio's rio)."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console", "err_console", "overwrite_opt", "crs_opt", "layer_opt", "encoding_opt", "out_opt",
+           "print_frame", "Findings"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
+crs_opt = click.option("--crs", default=None, metavar="EPSG:n", help="CRS of input data that has none (e.g. EPSG:4544).")
+layer_opt = click.option("--layer", default=None, help="Layer inside a multi-layer file (GeoPackage, zip).")
+encoding_opt = click.option("--encoding", default=None, help="Text encoding of a shapefile/CSV (detected when omitted).")
+
+
+def out_opt(help_text: str = "Output file; its extension picks the format."):
+    return click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help=help_text)
+
+
+class Findings(Exception):
+    """Raised by a command to end with exit code 1 (the check found problems) after printing its report."""
+
+
+def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int = 2, max_rows: int = 60) -> None:
+    """A readable rich table of a DataFrame on the terminal (geometry left out)."""
+    if hasattr(df, "geometry") and "geometry" in df.columns:
+        df = pd.DataFrame(df.drop(columns="geometry"))
+    table = Table(title=title, show_lines=False)
+    numeric = {c: pd.api.types.is_numeric_dtype(df[c]) for c in df.columns}
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if numeric[col] else "left", overflow="fold")
+    shown = df if len(df) <= max_rows else df.head(max_rows)
+    for row in shown.itertuples(index=False):
+        cells = []
+        for col, v in zip(df.columns, row):
+            if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+                cells.append("")
+            elif numeric[col] and isinstance(v, float):
+                cells.append(f"{v:,.{float_digits}f}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    console.print(table)
+    if len(df) > max_rows:
+        console.print(f"… {len(df) - max_rows} more rows: write them all with --out FILE")
