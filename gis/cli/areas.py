@@ -1,7 +1,193 @@
-"""Area subcommands: layers, areas, check, validate, plan-check, convert."""
+"""Area subcommands: layers, targets, areas, check, validate, plan-check, convert."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import click
+import geopandas as gpd
+import pandas as pd
+
+from ..area import add_area_columns
+from ..bundled import bundled_layer_names, bundled_layer_path, read_bundled, resolve_layer
+from ..errors import InputError
+from ..io import read_layer, write_layer, write_tables
+from ..targets import all_targets, check_target, parse_tolerance_pct
+from ..units import MU_M2
+from ..validate import row_notes, validate
 from . import cli
+from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
 
 __all__: list[str] = []
+
+_input_arg = click.argument("input_path", metavar="INPUT")
+
+
+def _read(input_path, layer=None, crs=None, encoding=None) -> tuple[gpd.GeoDataFrame, Path]:
+    path = resolve_layer(input_path)
+    return read_layer(path, layer=layer, crs=crs, encoding=encoding), path
+
+
+_BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area_mu", "area_km2", "findings")
+
+
+def _emit(frame, out, path, overwrite, *, title, brief=False):
+    if out:
+        write_layer(frame, out, overwrite=overwrite, inputs=[path])
+        console.print(f"wrote {out} ({len(frame)} rows)")
+        return
+    if brief:
+        cols = [c for c in _BRIEF_COLUMNS if c in frame.columns]
+        if len(cols) < len(frame.columns) - 1:
+            title += " (main columns; every input column is kept with --out)"
+        frame = frame[cols]
+    print_frame(frame, title=title)
+
+
+@cli.command("layers")
+def layers_cmd():
+    """The bundled plan layers with feature counts and total areas."""
+    rows = []
+    for name in bundled_layer_names():
+        gdf = add_area_columns(read_bundled(name))
+        kinds = gdf["kind"].value_counts().to_dict() if "kind" in gdf.columns else {}
+        rows.append({"layer": name, "features": len(gdf),
+                     "kinds": ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+                     "area_km2": gdf["area_km2"].sum(), "area_mu": gdf["area_mu"].sum(),
+                     "file": str(bundled_layer_path(name))})
+    print_frame(pd.DataFrame(rows), title="bundled layers (areas summed over polygons; nested features count again)")
+
+
+@cli.command("targets")
+def targets_cmd():
+    """The plan's figures in layers/targets.yaml, with their ids and sources."""
+    rows = [{"id": t.id, "value": t.value, "unit": t.unit, "亩": t.value_mu if t.is_area else None,
+             "name": t.name_zh, "source": t.source} for t in all_targets().values()]
+    print_frame(pd.DataFrame(rows), title="plan targets")
+
+
+@cli.command("areas")
+@_input_arg
+@layer_opt
+@click.option("--by", "by", default=None, help="Sum areas per value of this field.")
+@crs_opt
+@encoding_opt
+@out_opt()
+@overwrite_opt
+def areas_cmd(input_path, layer, by, crs, encoding, out, overwrite):
+    """Ellipsoidal area of every feature (or per group with --by) in m², 公顷, 亩 and km².
+
+    Every input column is kept; a `findings` column notes rows whose area needs a second look
+    (missing, empty, non-polygon or repaired geometry).
+    """
+    gdf, path = _read(input_path, layer, crs, encoding)
+    measured = add_area_columns(gdf)
+    if by is None:
+        report = validate(gdf, checks={"geometry", "ids"})
+        measured["findings"] = row_notes(gdf, report).to_numpy()
+        _emit(measured, out, path, overwrite, title=f"areas of {path.name}", brief=True)
+        return
+    if by not in gdf.columns:
+        raise InputError(f"no field {by!r} in {path.name}; fields: {', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))}")
+    grouped = (pd.DataFrame(measured.drop(columns=measured.geometry.name))
+               .groupby(by, dropna=False, sort=True)
+               .agg(features=("area_m2", "size"), area_m2=("area_m2", "sum"), area_ha=("area_ha", "sum"),
+                    area_mu=("area_mu", "sum"), area_km2=("area_km2", "sum"))
+               .reset_index())
+    grouped[by] = grouped[by].astype("string").fillna("<none>")
+    _emit(grouped, out, path, overwrite, title=f"areas of {path.name} by {by}")
+
+
+@cli.command("check")
+@_input_arg
+@click.option("--target", "target_id", required=True, help="Target id from layers/targets.yaml, e.g. yaogu.phase1.")
+@click.option("--tolerance", default="0.5%", show_default=True, help="Allowed deviation, in percent.")
+@layer_opt
+@crs_opt
+@encoding_opt
+@out_opt("Write the per-feature breakdown here.")
+@overwrite_opt
+def check_cmd(input_path, target_id, tolerance, layer, crs, encoding, out, overwrite):
+    """Measured total against a plan target; exit 0 within tolerance, 1 outside."""
+    gdf, path = _read(input_path, layer, crs, encoding)
+    result = check_target(gdf, target_id, tolerance_pct=parse_tolerance_pct(tolerance))
+    print_frame(result.summary(), title=f"{path.name} against {target_id}")
+    if out:
+        write_tables(out, {"check": result.summary(), "features": result.features}, overwrite=overwrite, inputs=[path])
+        console.print(f"wrote {out}")
+    else:
+        cols = [c for c in ("id", "parcel_id", "name_zh", "area_mu", "area_km2", "share_of_target_pct") if c in result.features]
+        print_frame(result.features[cols], title="features")
+    if not result.within:
+        raise Findings()
+
+
+@cli.command("validate")
+@_input_arg
+@click.option("--id", "id_field", default=None, help="Id field (default parcel_id, else id).")
+@click.option("--within", default=None, help="Layer (file or bundled name, e.g. parks) the features must lie in.")
+@click.option("--within-id", default=None, help="Only the --within features with this id (e.g. yaogu.phase1).")
+@layer_opt
+@crs_opt
+@encoding_opt
+@out_opt("Write the findings here (.csv, .xlsx, .md, .gpkg …).")
+@overwrite_opt
+def validate_cmd(input_path, id_field, within, within_id, layer, crs, encoding, out, overwrite):
+    """Invalid geometry, overlaps, features outside their park, gaps, slivers, duplicate ids; exit 1 when found."""
+    gdf, path = _read(input_path, layer, crs, encoding)
+    within_gdf = None
+    if within:
+        within_gdf, _ = _read(within)
+        if within_id:
+            if "id" not in within_gdf.columns or not (within_gdf["id"] == within_id).any():
+                raise InputError(f"no feature with id {within_id!r} in {within}")
+            within_gdf = within_gdf[within_gdf["id"] == within_id]
+    report = validate(gdf, id_field=id_field, within=within_gdf)
+    findings = report.findings
+    if out:
+        write_layer(findings, out, overwrite=overwrite, inputs=[path])
+        console.print(f"wrote {out} ({len(findings)} findings)")
+    elif len(findings):
+        print_frame(findings.drop(columns=["x", "y"]), title=f"{path.name}: {len(findings)} findings")
+    counts = report.counts()
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing found"
+    console.print(f"{path.name}: {report.n_features} features checked; {summary}")
+    if len(report.problems):
+        raise Findings()
+
+
+@cli.command("plan-check")
+@out_opt("Write the checks here.")
+@overwrite_opt
+def plan_check_cmd(out, overwrite):
+    """The plan's figures held against each other (unit conversions, parts against wholes); exit 1 on inconsistencies."""
+    from ..plancheck import plan_check
+
+    checks = plan_check()
+    if out:
+        write_layer(checks, out, overwrite=overwrite)
+        console.print(f"wrote {out}")
+    print_frame(checks, title="plan consistency")
+    bad = checks[~checks["consistent"]]
+    console.print(f"{len(checks)} checks, {len(bad)} inconsistent")
+    if len(bad):
+        raise Findings()
+
+
+@cli.command("convert")
+@click.argument("input_path", metavar="IN")
+@click.argument("output_path", metavar="OUT")
+@click.option("--from", "src", required=True, help="gcj02, bd09, or the CRS of IN as EPSG:n.")
+@click.option("--to", "dst", default="EPSG:4326", show_default=True, help="wgs84/EPSG:4326, gcj02, bd09, or EPSG:n.")
+@layer_opt
+@encoding_opt
+@overwrite_opt
+def convert_cmd(input_path, output_path, src, dst, layer, encoding, overwrite):
+    """Convert coordinates: Gaode/Tencent GCJ-02 and Baidu BD-09 to and from WGS84, or any EPSG to any EPSG."""
+    from ..convert import convert_layer
+
+    path = resolve_layer(input_path)
+    gdf = read_layer(path, layer=layer, encoding=encoding, require=False)
+    result = convert_layer(gdf, src=src, dst=dst)
+    write_layer(result, output_path, overwrite=overwrite, inputs=[path])
+    console.print(f"wrote {output_path} ({len(result)} features, {src} → {dst})")

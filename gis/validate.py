@@ -1,0 +1,236 @@
+"""Find what is wrong with a parcel or zone layer before anyone signs: one row per finding.
+
+Checks: missing and empty geometries; points or lines in a polygon layer; invalid geometry (the
+reason and where, and the area after repair); 3D coordinates and multipolygons (information);
+duplicate ids; overlaps between features with their area in 亩; features (partly) outside the
+park layer they should lie in; gaps (holes in the union of the features, and park land no feature
+covers); slivers (very thin polygons). Areas are ellipsoidal (:mod:`gis.area`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .area import area_m2
+from .crs import require_crs, suitable_gk_crs
+from .units import MU_M2
+
+__all__ = ["validate", "ValidationReport", "default_id_field", "FINDING_COLUMNS", "ALL_CHECKS", "row_notes"]
+
+log = logging.getLogger(__name__)
+
+FINDING_COLUMNS = ["check", "severity", "feature", "other", "area_mu", "x", "y", "message"]
+
+_POLYGONAL = (3, 6)  # Polygon, MultiPolygon
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Findings (one row each, columns :data:`FINDING_COLUMNS`) and the id field used."""
+
+    findings: pd.DataFrame
+    id_field: str | None
+    n_features: int
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Findings that should stop a sign-off (severity error or warning)."""
+        return self.findings[self.findings["severity"].isin(["error", "warning"])]
+
+    def counts(self) -> pd.Series:
+        return self.findings.groupby("check").size().rename("count")
+
+
+def default_id_field(gdf) -> str | None:
+    """``parcel_id`` if present, else ``id``, else None (row numbers are used)."""
+    for name in ("parcel_id", "id"):
+        if name in gdf.columns:
+            return name
+    return None
+
+
+def _labels(gdf, id_field):
+    if id_field is None:
+        return pd.Series([f"row {i}" for i in range(len(gdf))], index=gdf.index)
+    return gdf[id_field].astype("string").fillna("<no id>")
+
+
+def _location(geoms):
+    pts = shapely.point_on_surface(geoms)
+    xy = shapely.get_coordinates(pts)
+    return xy[:, 0], xy[:, 1]
+
+
+def _reason_xy(reason: str):
+    m = re.search(r"\[([-\d.eE+]+) ([-\d.eE+]+)", reason or "")
+    return (float(m.group(1)), float(m.group(2))) if m else (np.nan, np.nan)
+
+
+ALL_CHECKS = frozenset({"geometry", "ids", "overlaps", "gaps", "slivers"})
+
+
+def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: float = 0.02,
+             min_overlap_m2: float = 0.01, min_gap_m2: float = 0.01, checks=ALL_CHECKS) -> ValidationReport:
+    """Check a polygon layer; returns a :class:`ValidationReport` and never changes ``gdf``.
+
+    ``within`` is a GeoDataFrame of the polygons the features must lie inside (e.g. the park);
+    ``sliver_ratio`` is the isoperimetric quotient 4πA/P² under which a polygon counts as a sliver
+    (a square is 0.785, a 100 × 1 strip 0.031).
+    """
+    crs = require_crs(gdf)
+    id_field = id_field if id_field is not None else default_id_field(gdf)
+    if id_field is not None and id_field not in gdf.columns:
+        from .errors import InputError
+
+        raise InputError(f"no column {id_field!r} for ids; columns are: {', '.join(map(str, gdf.columns))}")
+    labels = _labels(gdf, id_field).to_numpy()
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    rows: list[dict] = []
+
+    def add(check, severity, i, message, *, other=None, area=None, x=np.nan, y=np.nan):
+        rows.append({"check": check, "severity": severity, "feature": labels[i] if i is not None else None,
+                     "other": other, "area_mu": area, "x": x, "y": y, "message": message})
+
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    for i in np.flatnonzero(missing):
+        add("missing_geometry", "error", i, "no geometry: the row is kept, its area is unknown")
+    for i in np.flatnonzero(empty):
+        add("empty_geometry", "error", i, "empty geometry: area 0")
+    present = ~missing & ~empty
+    types = np.full(len(geoms), -1)
+    types[present] = shapely.get_type_id(geoms[present])
+    polygonal = np.isin(types, _POLYGONAL)
+    for i in np.flatnonzero(present & ~polygonal):
+        kind = shapely.get_type_id(geoms[i])
+        name = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                "MultiPolygon", "GeometryCollection"][kind]
+        x, y = _location(np.array([geoms[i]]))
+        add("not_polygon", "error", i, f"{name} in a polygon layer: it has no area", x=x[0], y=y[0])
+    if present.any() and shapely.has_z(geoms[present]).any():
+        n3 = int(shapely.has_z(geoms[present]).sum())
+        add("3d_coordinates", "info", None, f"{n3} features have Z coordinates: heights are ignored for areas")
+    multi = np.flatnonzero(types == 6)
+    for i in multi:
+        add("multipolygon", "info", i, f"MultiPolygon of {shapely.get_num_geometries(geoms[i])} parts: measured as one feature")
+
+    poly_idx = np.flatnonzero(polygonal)
+    valid = np.ones(len(geoms), dtype=bool)
+    valid[poly_idx] = shapely.is_valid(geoms[poly_idx])
+    repaired = geoms.copy()
+    bad = np.flatnonzero(~valid)
+    if len(bad):
+        repaired[bad] = shapely.make_valid(geoms[bad])
+        reasons = shapely.is_valid_reason(geoms[bad])
+        before = area_m2(gpd.GeoSeries(geoms[bad], crs=crs), repair=False).to_numpy() / MU_M2
+        after = area_m2(gpd.GeoSeries(repaired[bad], crs=crs)).to_numpy() / MU_M2
+        for i, reason, a0, a1 in zip(bad, reasons, before, after):
+            x, y = _reason_xy(reason)
+            add("invalid_geometry", "error", i,
+                f"{reason.split('[')[0]}: measured after repair (make_valid) as {a1:,.2f} 亩; "
+                f"the raw ring sum would give {a0:,.2f} 亩", area=a1, x=x, y=y)
+
+    # duplicate ids
+    if id_field is not None and "ids" in checks:
+        ids = gdf[id_field]
+        dup = ids.duplicated(keep=False) & ids.notna()
+        counts = ids.map(ids.value_counts())
+        for pos in np.flatnonzero(dup.to_numpy()):
+            add("duplicate_id", "error", pos, f"{id_field} {ids.iloc[pos]!r} is used by {counts.iloc[pos]} features")
+        for pos in np.flatnonzero(ids.isna().to_numpy()):
+            add("missing_id", "warning", pos, f"no {id_field}")
+
+    polys = repaired[poly_idx]
+    # overlaps
+    if len(polys) > 1 and "overlaps" in checks:
+        tree = shapely.STRtree(polys)
+        a, b = tree.query(polys, predicate="intersects")
+        keep = a < b
+        a, b = a[keep], b[keep]
+        if len(a):
+            inter = shapely.intersection(polys[a], polys[b])
+            ov = area_m2(gpd.GeoSeries(inter, crs=crs)).to_numpy()
+            hit = ov > min_overlap_m2
+            if hit.any():
+                x, y = _location(inter[hit])
+                for ia, ib, area, xx, yy in zip(poly_idx[a[hit]], poly_idx[b[hit]], ov[hit], x, y):
+                    add("overlap", "error", ia, f"overlaps {labels[ib]} by {area / MU_M2:,.3f} 亩 ({area:,.1f} m²)",
+                        other=labels[ib], area=area / MU_M2, x=xx, y=yy)
+
+    # gaps: holes in the union of the features
+    union = shapely.union_all(polys) if len(polys) and ("gaps" in checks or within is not None) else None
+    if union is not None and not union.is_empty and "gaps" in checks:
+        holes = [shapely.Polygon(r) for p in shapely.get_parts(union) if p.geom_type == "Polygon" for r in p.interiors]
+        if holes:
+            hole_area = area_m2(gpd.GeoSeries(holes, crs=crs)).to_numpy()
+            for h, area in zip(holes, hole_area):
+                if area > min_gap_m2:
+                    pt = h.representative_point()
+                    add("gap", "warning", None, f"gap of {area / MU_M2:,.3f} 亩 ({area:,.1f} m²) enclosed by the features",
+                        area=area / MU_M2, x=pt.x, y=pt.y)
+
+    # slivers: thin polygons (isoperimetric quotient in a local Gauss–Krüger plane)
+    if len(polys) and "slivers" in checks:
+        local = gpd.GeoSeries(polys, crs=crs).to_crs(suitable_gk_crs(gpd.GeoSeries(polys, crs=crs)))
+        perim = local.length.to_numpy()
+        area = local.area.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(perim > 0, 4 * np.pi * area / perim**2, 0.0)
+        for k in np.flatnonzero((q < sliver_ratio) & (area > 0)):
+            i = poly_idx[k]
+            x, y = _location(np.array([polys[k]]))
+            add("sliver", "warning", i, f"sliver: thinness 4πA/P² = {q[k]:.4f} (a square is 0.785)",
+                area=area[k] / MU_M2, x=x[0], y=y[0])
+
+    if within is not None:
+        _check_within(gdf, within, crs, poly_idx, polys, union, labels, add, min_gap_m2)
+
+    findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf))
+
+
+def _check_within(gdf, within, crs, poly_idx, polys, union, labels, add, min_gap_m2):
+    within_crs = require_crs(within, what="the --within layer")
+    parks = within.geometry if within_crs.equals(crs) else within.to_crs(crs).geometry
+    parks = shapely.make_valid(np.asarray(parks.values, dtype=object))
+    parks = parks[~shapely.is_missing(parks) & np.isin(shapely.get_type_id(parks), _POLYGONAL)]
+    if not len(parks):
+        add("within", "error", None, "the --within layer has no polygons")
+        return
+    park_union = shapely.union_all(parks)
+    if len(polys):
+        outside = shapely.difference(polys, park_union)
+        out_area = area_m2(gpd.GeoSeries(outside, crs=crs)).to_numpy()
+        total = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
+        for k in np.flatnonzero(out_area > min_gap_m2):
+            share = out_area[k] / total[k] if total[k] > 0 else 1.0
+            x, y = _location(np.array([outside[k]]))
+            what = "outside the park" if share > 0.999 else f"{share:.1%} outside the park"
+            add("outside", "error", poly_idx[k], f"{what}: {out_area[k] / MU_M2:,.3f} 亩", area=out_area[k] / MU_M2,
+                x=x[0], y=y[0])
+    uncovered = shapely.difference(park_union, union) if union is not None else park_union
+    parts = [p for p in shapely.get_parts(np.array([uncovered]))]
+    if parts:
+        gap_area = area_m2(gpd.GeoSeries(parts, crs=crs)).to_numpy()
+        big = gap_area > min_gap_m2
+        if big.any():
+            add("uncovered", "info", None,
+                f"{gap_area[big].sum() / MU_M2:,.2f} 亩 of the park in {int(big.sum())} pieces is covered by no feature",
+                area=gap_area[big].sum() / MU_M2)
+
+
+def row_notes(gdf, report: ValidationReport) -> pd.Series:
+    """One short note per input row summarising its findings (empty where none), on the input's index."""
+    labels = _labels(gdf, report.id_field)
+    f = report.findings.dropna(subset=["feature"])
+    if f.empty:
+        return pd.Series("", index=gdf.index, name="findings")
+    notes = f.groupby("feature")["check"].agg(lambda s: ", ".join(dict.fromkeys(s)))
+    return labels.map(notes).fillna("").rename("findings")
