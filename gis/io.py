@@ -55,7 +55,10 @@ _LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
 def list_layers(path) -> list[str]:
     """Names of the layers in a multi-layer file (GeoPackage, KML, zipped shapefiles)."""
     path = _existing(path)
-    return [str(name) for name, _ in pyogrio.list_layers(_gdal_path(path))]
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(_gdal_path(path))]
+    except pyogrio.errors.DataSourceError as exc:
+        raise InputError(f"{path.name} is not a readable vector file: {_first_line(exc).split(';')[0]}") from None
 
 
 def read_layer(path, *, layer: str | None = None, crs=None, encoding: str | None = None,
@@ -201,7 +204,7 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
     for enc in encodings:
         try:
-            return pd.read_csv(path, encoding=enc, dtype_backend="numpy_nullable" if False else None)
+            return pd.read_csv(path, encoding=enc)
         except UnicodeDecodeError:
             continue
     raise InputError(f"{path.name}: cannot tell the text encoding; pass --encoding (e.g. gb18030)")
@@ -259,12 +262,8 @@ def atomic_output(path, *, overwrite: bool = False, inputs: Iterable = ()):
     """
     path = Path(path)
     target = path.resolve()
-    for src in inputs:
-        try:
-            if src is not None and Path(src).resolve() == target:
-                raise OutputExistsError(f"refusing to overwrite the input {path}: choose another output name")
-        except OSError:
-            continue
+    if any(src is not None and Path(src).resolve() == target for src in inputs):
+        raise OutputExistsError(f"refusing to overwrite the input {path}: choose another output name")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists: pass --overwrite to replace it, or choose another name")
     if not path.parent.exists():
