@@ -77,7 +77,8 @@ ALL_CHECKS = frozenset({"geometry", "ids", "overlaps", "gaps", "slivers"})
 
 
 def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: float = 0.02,
-             min_overlap_m2: float = 0.01, min_gap_m2: float = 0.01, checks=ALL_CHECKS) -> ValidationReport:
+             min_overlap_m2: float = 0.01, min_gap_m2: float = 0.01, rel_tolerance: float = 1e-5,
+             checks=ALL_CHECKS) -> ValidationReport:
     """Check a polygon layer; returns a :class:`ValidationReport` and never changes ``gdf``.
 
     ``within`` is a GeoDataFrame of the polygons the features must lie inside (e.g. the park);
@@ -157,7 +158,8 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         if len(a):
             inter = shapely.intersection(polys[a], polys[b])
             ov = area_m2(gpd.GeoSeries(inter, crs=crs)).to_numpy()
-            hit = ov > min_overlap_m2
+            own = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
+            hit = (ov > min_overlap_m2) & (ov > rel_tolerance * np.minimum(own[a], own[b]))
             if hit.any():
                 x, y = _location(inter[hit])
                 for ia, ib, area, xx, yy in zip(poly_idx[a[hit]], poly_idx[b[hit]], ov[hit], x, y):
@@ -190,13 +192,13 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
                 area=area[k] / MU_M2, x=x[0], y=y[0])
 
     if within is not None:
-        _check_within(gdf, within, crs, poly_idx, polys, union, labels, add, min_gap_m2)
+        _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance)
 
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf))
 
 
-def _check_within(gdf, within, crs, poly_idx, polys, union, labels, add, min_gap_m2):
+def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance):
     within_crs = require_crs(within, what="the --within layer")
     parks = within.geometry if within_crs.equals(crs) else within.to_crs(crs).geometry
     parks = shapely.make_valid(np.asarray(parks.values, dtype=object))
@@ -209,7 +211,7 @@ def _check_within(gdf, within, crs, poly_idx, polys, union, labels, add, min_gap
         outside = shapely.difference(polys, park_union)
         out_area = area_m2(gpd.GeoSeries(outside, crs=crs)).to_numpy()
         total = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
-        for k in np.flatnonzero(out_area > min_gap_m2):
+        for k in np.flatnonzero((out_area > min_gap_m2) & (out_area > rel_tolerance * total)):
             share = out_area[k] / total[k] if total[k] > 0 else 1.0
             x, y = _location(np.array([outside[k]]))
             what = "outside the park" if share > 0.999 else f"{share:.1%} outside the park"
