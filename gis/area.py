@@ -53,27 +53,31 @@ def _authalic_lat(lat_rad):
     return np.arcsin(np.clip(_q(np.sin(lat_rad)) / _QP, -1.0, 1.0))
 
 
-def local_equal_area_coords(lon_deg, lat_deg, lon0_deg, lat0_deg):
-    """Oblique Lambert azimuthal equal-area (ellipsoidal, Snyder 24-16…) about per-point centres.
+def local_equal_area_coords(lon_deg, lat_deg, lon0_deg, lat0_deg, *, repeat=None):
+    """Oblique Lambert azimuthal equal-area (ellipsoidal, Snyder eqs. 24-16 to 24-18) about per-point centres.
 
-    All arguments are arrays of the same length (or broadcastable); returns x, y in metres. The
-    formulas are arranged so that small offsets from the centre lose no precision.
+    ``lon0_deg``/``lat0_deg`` hold one centre per point, or, with ``repeat`` (counts per centre),
+    one per run of consecutive points. Returns x, y in metres. The formulas are arranged so that
+    small offsets from the centre lose no precision.
     """
-    lat = np.radians(lat_deg)
-    lat0 = np.radians(lat0_deg)
-    dlon = np.radians(np.asarray(lon_deg) - np.asarray(lon0_deg))
-    beta = _authalic_lat(lat)
+    lat0 = np.radians(np.asarray(lat0_deg, dtype=float))
     beta0 = _authalic_lat(lat0)
     sin_b0, cos_b0 = np.sin(beta0), np.cos(beta0)
-    cos_b = np.cos(beta)
     m0 = np.cos(lat0) / np.sqrt(1.0 - _E2 * np.sin(lat0) ** 2)
     d = GRS80_A_M * m0 / (_RQ * cos_b0)
-    half = np.sin(dlon / 2.0)
+    lon0 = np.asarray(lon0_deg, dtype=float)
+    if repeat is not None:
+        beta0, sin_b0, cos_b0, d, lon0 = (np.repeat(v, repeat) for v in (beta0, sin_b0, cos_b0, d, lon0))
+    dlon = np.radians(np.asarray(lon_deg) - lon0)
+    beta = _authalic_lat(np.radians(lat_deg))
+    cos_b = np.cos(beta)
+    half2 = np.sin(dlon / 2.0) ** 2
     # 1 + sinβ0 sinβ + cosβ0 cosβ cosΔλ, written as 2 - 2 sin²((β-β0)/2) - 2 cosβ0 cosβ sin²(Δλ/2)
-    denom = 2.0 - 2.0 * np.sin((beta - beta0) / 2.0) ** 2 - 2.0 * cos_b0 * cos_b * half**2
+    dbeta = beta - beta0
+    denom = 2.0 - 2.0 * np.sin(dbeta / 2.0) ** 2 - 2.0 * cos_b0 * cos_b * half2
     b = _RQ * np.sqrt(2.0 / denom)
     x = b * d * cos_b * np.sin(dlon)
-    y = (b / d) * (np.sin(beta - beta0) + 2.0 * sin_b0 * cos_b * half**2)
+    y = (b / d) * (np.sin(dbeta) + 2.0 * sin_b0 * cos_b * half2)
     return x, y
 
 
@@ -127,7 +131,11 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     out = np.full(n, np.nan)
     present = ~shapely.is_missing(arr)
     out[present] = 0.0
-    sub = shapely.force_2d(arr[present])
+    sub = arr[present]
+    if shapely.has_z(sub).any():
+        sub = shapely.force_2d(sub)
+    else:
+        sub = sub.copy()
     if repair and len(sub):
         bad = ~shapely.is_valid(sub) & ~shapely.is_empty(sub)
         if bad.any():
@@ -144,15 +152,15 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     starts = np.flatnonzero(np.r_[True, vfeat[1:] != vfeat[:-1]])
     mid = (np.minimum.reduceat(lonlat, starts) + np.maximum.reduceat(lonlat, starts)) / 2.0
     counts = np.diff(np.r_[starts, len(vfeat)])
-    centre = np.repeat(mid, counts, axis=0)
-    x, y = local_equal_area_coords(lonlat[:, 0], lonlat[:, 1], centre[:, 0], centre[:, 1])
+    x, y = local_equal_area_coords(lonlat[:, 0], lonlat[:, 1], mid[:, 0], mid[:, 1], repeat=counts)
 
     edge = np.flatnonzero(vring[:-1] == vring[1:])  # vertex i to i+1 on the same ring
     i, j = edge, edge + 1
     twice_area = x[i] * y[j] - x[j] * y[i]
     ring_signed = np.bincount(vring[i], weights=twice_area, minlength=len(rings)) / 2.0
     if geodesic_edges:
-        ring_signed += _geodesic_sliver(lonlat, centre, x, y, i, j, vring, len(rings))
+        ring_signed += _geodesic_sliver(lonlat, mid, np.repeat(np.arange(len(mid)), counts), x, y, i, j, vring,
+                                        len(rings))
     # polygons may come in either orientation: the exterior's sign decides which way is "inside"
     first_ring = np.flatnonzero(np.r_[True, ring_part[1:] != ring_part[:-1]])
     is_exterior = np.zeros(len(rings), dtype=bool)
@@ -167,11 +175,11 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     return pd.Series(out, index=index, name="area_m2")
 
 
-_GEODESIC_EDGE_M = 50.0
+_GEODESIC_EDGE_M = 500.0
 _GEOD = Geod(ellps="GRS80")
 
 
-def _geodesic_sliver(lonlat, centre, x, y, i, j, vring, n_rings):
+def _geodesic_sliver(lonlat, mid, vcentre, x, y, i, j, vring, n_rings):
     """Signed area between each long edge's chord and its geodesic, summed per ring."""
     dx, dy = x[j] - x[i], y[j] - y[i]
     long_edge = np.hypot(dx, dy) > _GEODESIC_EDGE_M
@@ -180,7 +188,8 @@ def _geodesic_sliver(lonlat, centre, x, y, i, j, vring, n_rings):
     i, j, dx, dy = i[long_edge], j[long_edge], dx[long_edge], dy[long_edge]
     az, _, dist = _GEOD.inv(lonlat[i, 0], lonlat[i, 1], lonlat[j, 0], lonlat[j, 1])
     mlon, mlat, _ = _GEOD.fwd(lonlat[i, 0], lonlat[i, 1], az, dist / 2.0)
-    mx, my = local_equal_area_coords(mlon, mlat, centre[i, 0], centre[i, 1])
+    c = mid[vcentre[i]]
+    mx, my = local_equal_area_coords(mlon, mlat, c[:, 0], c[:, 1])
     # triangle (P, M, Q); the parabolic segment through M is 4/3 of it
     tri = 0.5 * ((mx - x[i]) * dy - (my - y[i]) * dx)
     return np.bincount(vring[i], weights=(4.0 / 3.0) * tri, minlength=n_rings)
