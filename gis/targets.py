@@ -20,7 +20,7 @@ from .bundled import load_targets
 from .errors import InputError
 from .units import AREA_UNITS_M2, MU_M2
 
-__all__ = ["Target", "get_target", "all_targets", "check_target", "TargetCheck", "parse_tolerance_pct"]
+__all__ = ["Target", "get_target", "all_targets", "check_target", "check_bundled", "TargetCheck", "parse_tolerance_pct"]
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +160,31 @@ def check_target(gdf, target: Target | str, *, tolerance_pct: float = 0.5, id_fi
     features["share_of_target_pct"] = 100.0 * features["area_m2"] / target.value_m2
     return TargetCheck(target=target, measured_m2=union_m2, sum_m2=sum_m2, tolerance_pct=tolerance_pct,
                        features=features, selection=selection)
+
+
+def check_bundled(*, tolerance_pct: float = 0.5) -> pd.DataFrame:
+    """Every target that names a feature of a bundled layer, held against that feature's measured area.
+
+    One row per target: planned and measured in 亩 and km², deviation in 亩 and %, and whether it is
+    within ``tolerance_pct``. A target whose feature is missing from its layer is a row saying so.
+    """
+    from .bundled import read_bundled
+
+    rows = []
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for t in all_targets().values():
+        if not (t.is_area and t.feature_id and t.layer):
+            continue
+        if t.layer not in layers:
+            layers[t.layer] = add_area_columns(read_bundled(t.layer))
+        layer = layers[t.layer]
+        hit = layer[layer["id"] == t.feature_id] if "id" in layer.columns else layer.iloc[:0]
+        measured = float(hit["area_m2"].sum()) if len(hit) else float("nan")
+        dev = measured - t.value_m2
+        rows.append({"target": t.id, "name": t.name_zh, "layer": t.layer, "feature": t.feature_id,
+                     "planned_mu": t.value_m2 / MU_M2, "measured_mu": measured / MU_M2,
+                     "planned_km2": t.value_m2 / 1e6, "measured_km2": measured / 1e6,
+                     "deviation_mu": dev / MU_M2, "deviation_pct": 100.0 * dev / t.value_m2,
+                     "within": bool(len(hit)) and abs(100.0 * dev / t.value_m2) <= tolerance_pct,
+                     "note": "" if len(hit) else f"no feature {t.feature_id} in layers/{t.layer}.geojson"})
+    return pd.DataFrame(rows)

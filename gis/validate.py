@@ -4,7 +4,8 @@ Checks: missing and empty geometries; points or lines in a polygon layer; invali
 reason and where, and the area after repair); 3D coordinates and multipolygons (information);
 duplicate ids; overlaps between features with their area in 亩; features (partly) outside the
 park layer they should lie in; gaps (holes in the union of the features, and park land no feature
-covers); slivers (very thin polygons). Areas are ellipsoidal (:mod:`gis.area`).
+covers); slivers (very thin polygons). In a nested layer with a ``parent_id`` column, a feature
+overlapping its own ancestor (a zone inside its park) is by design and not reported. Areas are ellipsoidal (:mod:`gis.area`).
 """
 
 from __future__ import annotations
@@ -160,6 +161,10 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
             ov = area_m2(gpd.GeoSeries(inter, crs=crs)).to_numpy()
             own = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
             hit = (ov > min_overlap_m2) & (ov > rel_tolerance * np.minimum(own[a], own[b]))
+            if "parent_id" in gdf.columns and id_field is not None:
+                # a nested layer (park > zone > cluster): a feature overlapping its own ancestor is by design
+                nested = _ancestry(gdf[id_field].to_numpy()[poly_idx], gdf["parent_id"].to_numpy()[poly_idx], a, b)
+                hit &= ~nested
             if hit.any():
                 x, y = _location(inter[hit])
                 for ia, ib, area, xx, yy in zip(poly_idx[a[hit]], poly_idx[b[hit]], ov[hit], x, y):
@@ -196,6 +201,21 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
 
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf))
+
+
+def _ancestry(ids, parents, a, b) -> np.ndarray:
+    """True for each pair (a[k], b[k]) where one feature is an ancestor of the other via parent_id."""
+    parent_of = {i: p for i, p in zip(ids, parents) if i is not None and isinstance(p, str) and p}
+
+    def ancestors(node):
+        seen = set()
+        while node in parent_of and node not in seen:
+            seen.add(node)
+            node = parent_of[node]
+            yield node
+
+    return np.array([ids[j] in set(ancestors(ids[i])) or ids[i] in set(ancestors(ids[j])) for i, j in zip(a, b)],
+                    dtype=bool)
 
 
 def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance):

@@ -10,7 +10,10 @@ from rich.table import Table
 __all__ = ["console", "err_console", "overwrite_opt", "crs_opt", "layer_opt", "encoding_opt", "out_opt",
            "print_frame", "Findings"]
 
-console = Console(highlight=False)
+import sys
+
+# on a terminal rich fits the window; piped into a file or a test, a wide table reads better than 80 columns
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
@@ -27,8 +30,11 @@ class Findings(Exception):
     """Raised by a command to end with exit code 1 (the check found problems) after printing its report."""
 
 
-def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int = 2, max_rows: int = 60) -> None:
-    """A readable rich table of a DataFrame on the terminal (geometry left out)."""
+def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int = 2, max_rows: int = 60,
+                columns=None) -> None:
+    """A readable rich table of a DataFrame on the terminal (geometry left out; ``columns`` to pick some)."""
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
     if hasattr(df, "geometry") and "geometry" in df.columns:
         df = pd.DataFrame(df.drop(columns="geometry"))
     table = Table(title=title, show_lines=False)

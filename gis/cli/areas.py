@@ -12,7 +12,7 @@ from ..area import add_area_columns
 from ..bundled import bundled_layer_names, bundled_layer_path, read_bundled, resolve_layer
 from ..errors import InputError
 from ..io import read_layer, write_layer, write_tables
-from ..targets import all_targets, check_target, parse_tolerance_pct
+from ..targets import all_targets, check_bundled, check_target, parse_tolerance_pct
 from ..units import MU_M2
 from ..validate import row_notes, validate
 from . import cli
@@ -62,7 +62,7 @@ def layers_cmd():
 def targets_cmd():
     """The plan's figures in layers/targets.yaml, with their ids and sources."""
     rows = [{"id": t.id, "value": t.value, "unit": t.unit, "亩": t.value_mu if t.is_area else None,
-             "name": t.name_zh, "source": t.source} for t in all_targets().values()]
+             "name": t.name_zh, "feature": t.feature_id, "source": t.source} for t in all_targets().values()]
     print_frame(pd.DataFrame(rows), title="plan targets")
 
 
@@ -99,18 +99,36 @@ def areas_cmd(input_path, layer, by, crs, encoding, out, overwrite):
 
 
 @cli.command("check")
-@_input_arg
-@click.option("--target", "target_id", required=True, help="Target id from layers/targets.yaml, e.g. yaogu.phase1.")
+@click.argument("input_path", metavar="[INPUT]", required=False)
+@click.option("--target", "target_id", default=None, help="Target id from layers/targets.yaml, e.g. yaogu.phase1.")
 @click.option("--tolerance", default="0.5%", show_default=True, help="Allowed deviation, in percent.")
 @layer_opt
 @crs_opt
 @encoding_opt
-@out_opt("Write the per-feature breakdown here.")
+@out_opt("Write the check and the per-feature breakdown here.")
 @overwrite_opt
 def check_cmd(input_path, target_id, tolerance, layer, crs, encoding, out, overwrite):
-    """Measured total against a plan target; exit 0 within tolerance, 1 outside."""
+    """Measured total against a plan target; exit 0 within tolerance, 1 outside.
+
+    Without INPUT and --target, every bundled feature that has a planned figure is checked.
+    """
+    tol = parse_tolerance_pct(tolerance)
+    if input_path is None and target_id is None:
+        table = check_bundled(tolerance_pct=tol)
+        if out:
+            write_layer(table, out, overwrite=overwrite)
+            console.print(f"wrote {out}")
+        print_frame(table.drop(columns=["planned_km2", "measured_km2", "note"]),
+                    title=f"bundled layers against the plan's targets (tolerance ±{tol:g} %)", float_digits=3)
+        bad = table[~table["within"]]
+        console.print(f"{len(table)} targets checked, {len(bad)} outside ±{tol:g} %")
+        if len(bad):
+            raise Findings()
+        return
+    if input_path is None or target_id is None:
+        raise click.UsageError("give both INPUT and --target, or neither (to check the bundled layers)")
     gdf, path = _read(input_path, layer, crs, encoding)
-    result = check_target(gdf, target_id, tolerance_pct=parse_tolerance_pct(tolerance))
+    result = check_target(gdf, target_id, tolerance_pct=tol)
     print_frame(result.summary(), title=f"{path.name} against {target_id}")
     if out:
         write_tables(out, {"check": result.summary(), "features": result.features}, overwrite=overwrite, inputs=[path])
@@ -167,7 +185,8 @@ def plan_check_cmd(out, overwrite):
     if out:
         write_layer(checks, out, overwrite=overwrite)
         console.print(f"wrote {out}")
-    print_frame(checks, title="plan consistency")
+    print_frame(checks, title="the plan against itself", float_digits=2,
+                columns=["id", "kind", "statement", "difference", "unit", "consistent", "note"])
     bad = checks[~checks["consistent"]]
     console.print(f"{len(checks)} checks, {len(bad)} inconsistent")
     if len(bad):
