@@ -225,7 +225,7 @@ def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwri
             raise InputError("the clipping layer has no polygons: give a polygon layer (zones, parks, parcels)")
         inv = ~src.transform
         xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
-        px = [inv * (x, y) for x in (xmin, xmax) for y in (ymin, ymax)]
+        px = [inv @ (x, y) for x in (xmin, xmax) for y in (ymin, ymax)]
         c0 = max(0, math.floor(min(p[0] for p in px)))
         c1 = min(src.width, math.ceil(max(p[0] for p in px)))
         r0 = max(0, math.floor(min(p[1] for p in px)))
@@ -235,7 +235,7 @@ def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwri
         nodata = src.nodata if src.nodata is not None else default_nodata(src.dtypes[0])
         if src.nodata is None:
             log.info("%s has no nodata value: cells outside the layer get %s", raster_path.name, nodata)
-        out_t = src.transform * rasterio.Affine.translation(c0, r0)
+        out_t = src.transform @ rasterio.Affine.translation(c0, r0)
         profile = output_profile(crs=src.crs, transform=out_t, width=c1 - c0, height=r1 - r0, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)
         tree = shapely.STRtree(geoms)
@@ -245,7 +245,7 @@ def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwri
                     src_win = Window(win.col_off + c0, win.row_off + r0, win.width, win.height)
                     data = src.read(window=src_win)
                     wt = src.window_transform(src_win)
-                    bbox = shapely.Polygon([wt * (0, 0), wt * (win.width, 0), wt * (win.width, win.height), wt * (0, win.height)])
+                    bbox = shapely.Polygon([wt @ (0, 0), wt @ (win.width, 0), wt @ (win.width, win.height), wt @ (0, win.height)])
                     hits = tree.query(bbox, predicate="intersects")
                     if len(hits):
                         outside = features.geometry_mask(geoms[hits], out_shape=(int(win.height), int(win.width)),

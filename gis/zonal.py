@@ -367,7 +367,7 @@ def _finish(res, i, names, acc, qnames, qs, ds, band, crs, t, geom_px, win, labe
 def _share_inside_raster(geoms, ds, crs) -> np.ndarray:
     """Share (0–1) of each zone's ellipsoidal area inside the raster's footprint; 1 when wholly inside."""
     t = ds.transform
-    corners = [t * (0, 0), t * (ds.width, 0), t * (ds.width, ds.height), t * (0, ds.height)]
+    corners = [t @ (0, 0), t @ (ds.width, 0), t @ (ds.width, ds.height), t @ (0, ds.height)]
     footprint = shapely.Polygon(corners)
     share = np.ones(len(geoms))
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
