@@ -1,0 +1,85 @@
+"""Writing an :class:`~gis.audit.AuditResult`: one workbook, or one file per table where a format holds one.
+
+``.xlsx`` gets a sheet per table (parcels, summary, findings, rules, indicators, columns); ``.gpkg`` a
+layer per table (parcels with geometry); ``.md`` and ``.html`` a section per table. Single-table
+formats (``.csv``, ``.parquet``, ``.geojson``) hold the parcels, and the other tables go beside it as
+``<stem>.<table>.csv``. Every file is written atomically; nothing is written when any target exists
+without ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .errors import InputError, OutputExistsError
+from .io import write_layer, write_tables
+
+__all__ = ["write_audit", "audit_outputs", "XLSX_MAX_ROWS"]
+
+log = logging.getLogger(__name__)
+
+XLSX_MAX_ROWS = 1_048_575
+_MULTI = {".xlsx", ".gpkg", ".md", ".html"}
+_SINGLE = {".csv", ".parquet", ".geoparquet", ".geojson", ".json"}
+
+
+def _plain_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as text (every writer understands it); geometry kept."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    out = frame.copy()
+    for c in cats:
+        out[c] = out[c].astype("object")
+    return out
+
+
+def audit_outputs(path) -> list[Path]:
+    """Every file :func:`write_audit` would write for ``path``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in _MULTI:
+        return [path]
+    if suffix in _SINGLE:
+        return [path, *(path.with_name(f"{path.stem}.{t}.csv") for t in ("summary", "findings", "rules", "indicators"))]
+    raise InputError(f"cannot write an audit to {suffix or 'a file without an extension'}: "
+                     f"use .xlsx, .gpkg, .csv, .parquet, .geojson, .md or .html")
+
+
+def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Path]:
+    """Write the audit's tables to ``path`` (format by extension); returns the files written."""
+    path = Path(path)
+    targets = audit_outputs(path)
+    if not overwrite:
+        existing = [p for p in targets if p.exists()]
+        if existing:
+            raise OutputExistsError(f"{existing[0]} exists: pass --overwrite to replace it, or choose another name")
+    tables = {name: _plain_types(t) for name, t in result.tables().items()}
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        big = {n: len(t) for n, t in tables.items() if len(t) > XLSX_MAX_ROWS}
+        if big:
+            name, n = next(iter(big.items()))
+            raise InputError(f"the {name} table has {n:,} rows, more than a worksheet holds: write .gpkg, .parquet or .csv")
+        tables["parcels"] = pd.DataFrame(tables["parcels"].drop(columns=tables["parcels"].geometry.name))
+    if suffix in _MULTI:
+        if suffix in (".md", ".html"):
+            tables["parcels"] = pd.DataFrame(tables["parcels"].drop(columns=tables["parcels"].geometry.name))
+        write_tables(path, tables, overwrite=overwrite, inputs=inputs)
+        return [path]
+    parcels = tables.pop("parcels")
+    if suffix == ".csv" or not isinstance(parcels, gpd.GeoDataFrame):
+        write_layer(parcels, path, overwrite=overwrite, inputs=inputs)
+    else:
+        write_layer(parcels, path, overwrite=overwrite, inputs=inputs)
+    written = [path]
+    for name, table in tables.items():
+        side = path.with_name(f"{path.stem}.{name}.csv")
+        write_layer(table, side, overwrite=overwrite, inputs=inputs)
+        written.append(side)
+    log.info("wrote %s", ", ".join(str(p) for p in written))
+    return written

@@ -1,0 +1,76 @@
+"""``parkgis audit``: the land-intensity audit of a parcel layer against rule packs."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from ..audit import audit, verdict_counts
+from ..audit_output import write_audit
+from ..bundled import resolve_layer
+from ..io import read_layer
+from ..rules import bundled_packs
+from . import cli
+from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
+
+__all__: list[str] = []
+
+_SUMMARY_COLUMNS = ["level", "group", "n_parcels", "area_mu", "industrial_area_mu", "investment_intensity_wan_per_mu",
+                    "tax_intensity_wan_per_mu", "far", "n_fail", "n_missing", "n_pass", "n_na"]
+
+
+@cli.command("audit")
+@click.argument("parcels")
+@click.option("--rules", "packs", multiple=True, metavar="PACK",
+              help=f"Rule pack: a bundled name ({', '.join(bundled_packs())}) or a path to a .yaml file; repeat for "
+                   "several. Default: every bundled pack.")
+@click.option("--by", "by", multiple=True, metavar="COLUMN", help="Also summarise by this column (e.g. phase, land_use).")
+@click.option("--zones", default=None, metavar="LAYER",
+              help="Zone layer (property id) that fills a missing zone_id by location, e.g. yaogu_zones.")
+@out_opt("Write the audit: .xlsx (a sheet per table), .gpkg, .csv, .parquet, .geojson, .md or .html.")
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default=None,
+              help="Exit 1 when a finding of this severity (or worse) exists.")
+@click.option("--min-area-m2", type=float, default=1.0, show_default=True, help="Smaller parcels get no per-area metrics.")
+@click.option("--declared-tolerance-pct", type=float, default=5.0, show_default=True,
+              help="Report declared areas further than this from the measured area.")
+@overwrite_opt
+@layer_opt
+@crs_opt
+@encoding_opt
+def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tolerance_pct, overwrite, layer, crs,
+              encoding):
+    """Audit land intensity of PARCELS (万元/亩 and the control indicators) against rule packs.
+
+    Every parcel appears in the result with its measured area, metrics and a column rule:<id> per rule
+    holding pass, fail, n/a or missing. Exit 0 when done, 1 when --fail-on is met, 2 on bad input.
+    """
+    path = resolve_layer(parcels)
+    gdf = read_layer(path, layer=layer, crs=crs, encoding=encoding)
+    zone_layer = read_layer(resolve_layer(zones)) if zones else None
+    result = audit(gdf, list(packs) or bundled_packs(), by=list(by), zones=zone_layer,
+                   min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct)
+    if out:
+        written = write_audit(result, out, overwrite=overwrite, inputs=[path])
+        console.print(f"wrote {', '.join(str(p) for p in written)}")
+    _report(result, brief=bool(out))
+    if result.fails_on(fail_on):
+        raise Findings()
+
+
+def _report(result, *, brief: bool) -> None:
+    counts = verdict_counts(result.parcels)
+    print_frame(counts, title=f"Verdicts of {len(result.parcels)} parcels")
+    if not brief:
+        cols = [c for c in _SUMMARY_COLUMNS if c in result.summary.columns]
+        cols += [c for c in result.summary.columns if str(c).startswith(("rule:", "value:"))]
+        print_frame(result.summary[cols], title="Summary (Σ/Σ per group; intensities in 万元/亩)")
+    f = result.findings
+    if len(f):
+        by = (f.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum()
+              .reset_index().sort_values(["severity", "n"], ascending=[True, False]))
+        print_frame(by, title=f"Findings ({len(f)})")
+        if not brief:
+            show = f[["row", "parcel_id", "level", "group", "severity", "check", "value", "threshold", "reason_zh"]].head(25)
+            print_frame(pd.DataFrame(show), title="First findings (write all with --out FILE)")
+    else:
+        console.print("no findings")

@@ -1,0 +1,321 @@
+"""Land-intensity metrics per parcel and per group, on areas measured on the ellipsoid.
+
+Every ratio is a numerator column over a denominator column (:data:`METRICS`). Per parcel it is
+``num / den``; per group it is Σ num ÷ Σ den over the parcels where both are known — never the mean of
+the parcels' ratios (a 1-亩 parcel and a 100-亩 parcel do not weigh the same). A denominator that is
+missing, zero or below ``min_area_m2`` gives NaN (reported as ``missing`` by the rules), never a
+division by zero; a missing numerator is never read as 0.
+
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> g = gpd.GeoDataFrame({"investment_wan": [3000.0]}, geometry=[box(0, 0, 100, 200)], crs="EPSG:4544")
+>>> m = parcel_metrics(g)
+>>> round(float(m["investment_intensity_wan_per_mu"].iloc[0]), 3) == round(3000 / (float(m["area_m2"].iloc[0]) / (2000 / 3)), 3)
+True
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .area import area_m2 as _measure
+from .findings import concat_findings, row_findings
+from .parcels import SUPPLIED_STATUSES
+from .units import HA_M2, MU_M2
+
+__all__ = [
+    "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT", "INDICATORS",
+    "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_AREA_M2 = 1.0
+"""Parcels smaller than this (m²) get no per-area metrics (a sliver or a digitising error)."""
+DECLARED_TOLERANCE_PCT = 5.0
+"""Declared area further than this from the measured area is a finding."""
+
+# name: (numerator column, denominator column, factor, unit, 中文, English)
+METRICS: dict[str, tuple[str, str, float, str, str, str]] = {
+    "investment_intensity_wan_per_mu": ("investment_wan", "area_mu", 1.0, "万元/亩", "投资强度", "investment intensity"),
+    "investment_intensity_wan_per_ha": ("investment_wan", "area_ha", 1.0, "万元/公顷", "投资强度", "investment intensity"),
+    "output_intensity_wan_per_mu": ("output_wan", "area_mu", 1.0, "万元/亩", "亩均产值", "output per mu"),
+    "output_intensity_wan_per_ha": ("output_wan", "area_ha", 1.0, "万元/公顷", "地均产值", "output per hectare"),
+    "tax_intensity_wan_per_mu": ("tax_wan", "area_mu", 1.0, "万元/亩", "亩均税收", "tax per mu"),
+    "tax_intensity_wan_per_ha": ("tax_wan", "area_ha", 1.0, "万元/公顷", "地均税收", "tax per hectare"),
+    "value_added_intensity_wan_per_mu": ("value_added_wan", "area_mu", 1.0, "万元/亩", "亩均增加值", "value added per mu"),
+    "far": ("floor_area_m2", "area_m2", 1.0, "ratio", "容积率", "floor-area ratio"),
+    "building_coverage": ("footprint_m2", "area_m2", 1.0, "ratio", "建筑系数", "building coverage"),
+    "green_ratio": ("green_m2", "area_m2", 1.0, "ratio", "绿地率", "green ratio"),
+    "admin_share": ("admin_area_m2", "area_m2", 1.0, "ratio", "行政办公及生活服务设施用地比重", "administrative and living land share"),
+    "rd_share": ("rd_wan", "output_wan", 1.0, "ratio", "研发经费占比", "R&D share of output"),
+    "value_added_per_tce_wan": ("value_added_wan", "energy_tce", 1.0, "万元/吨标准煤", "单位能耗增加值", "value added per tce"),
+    "output_per_employee_wan": ("output_wan", "employees", 1.0, "万元/人", "全员劳动生产率", "output per employee"),
+}
+
+_AREA_DENOMINATORS = ("area_m2", "area_mu", "area_ha")
+
+
+def safe_ratio(num, den, *, min_den: float = 0.0) -> np.ndarray:
+    """``num / den`` as floats; NaN where either is missing or ``den <= min_den`` (never inf, no warnings)."""
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    ok = np.isfinite(num) & np.isfinite(den) & (den > min_den)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def _usable_area_m2(frame: pd.DataFrame, min_area_m2: float) -> np.ndarray:
+    a = frame["area_m2"].to_numpy(dtype="float64")
+    return np.where(a >= min_area_m2, a, np.nan)
+
+
+def parcel_metrics(gdf, *, min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
+    """A new frame: the input plus measured ``area_m2``/``area_mu``/``area_ha``, ``declared_diff_pct``
+    and every metric of :data:`METRICS` whose numerator column exists (NaN where it cannot be computed).
+
+    The area is measured with :func:`gis.area.area_m2` (ellipsoidal), replacing any ``area_*`` column
+    the input carried; the declared area (``declared_area_mu``) is kept for comparison only.
+    """
+    out = gdf.copy()
+    measured = _measure(gdf).to_numpy()
+    out["area_m2"] = measured
+    out["area_mu"] = measured / MU_M2
+    out["area_ha"] = measured / HA_M2
+    usable_m2 = _usable_area_m2(out, min_area_m2)
+    dens = {"area_m2": usable_m2, "area_mu": usable_m2 / MU_M2, "area_ha": usable_m2 / HA_M2}
+    if "declared_area_mu" in out.columns:
+        declared = out["declared_area_mu"].to_numpy(dtype="float64")
+        out["declared_diff_pct"] = 100.0 * safe_ratio(declared - dens["area_mu"], dens["area_mu"])
+    else:
+        out["declared_diff_pct"] = np.nan
+    for name, (num, den, factor, *_rest) in METRICS.items():
+        if num not in out.columns:
+            out[name] = np.nan
+            continue
+        d = dens[den] if den in dens else (out[den].to_numpy(dtype="float64") if den in out.columns else np.nan)
+        out[name] = factor * safe_ratio(out[num].to_numpy(dtype="float64"), d)
+    return out
+
+
+def area_findings(frame: pd.DataFrame, *, min_area_m2: float = MIN_AREA_M2,
+                  declared_tolerance_pct: float = DECLARED_TOLERANCE_PCT) -> pd.DataFrame:
+    """Findings about measured areas: no geometry, zero or tiny area, declared area far from measured."""
+    a = frame["area_m2"].to_numpy(dtype="float64")
+    parts = [
+        row_findings(frame, np.isnan(a), kind="data", check="no_geometry", severity="error", column="geometry",
+                     reason_zh="缺少宗地图形，无法量算面积", reason_en="no geometry: the area cannot be measured"),
+        row_findings(frame, a == 0, kind="data", check="zero_area", severity="error", column="geometry", value=a,
+                     reason_zh="宗地面积为零（空图形、点或线）", reason_en="zero area (empty geometry, point or line)"),
+        row_findings(frame, (a > 0) & (a < min_area_m2), kind="data", check="tiny_area", severity="error", column="geometry",
+                     value=a, threshold=min_area_m2,
+                     reason_zh=f"宗地面积小于 {min_area_m2:g} 平方米，不计算地均指标",
+                     reason_en=f"area below {min_area_m2:g} m²: no per-area metrics computed"),
+    ]
+    if "declared_diff_pct" in frame.columns:
+        d = frame["declared_diff_pct"].to_numpy(dtype="float64")
+        parts.append(row_findings(
+            frame, np.abs(d) > declared_tolerance_pct, kind="data", check="declared_area_differs", severity="warning",
+            column="declared_area_mu", value=d, threshold=declared_tolerance_pct,
+            reason_zh=f"申报面积与实测（椭球）面积相差超过 {declared_tolerance_pct:g}%（value 为相差百分比）",
+            reason_en=f"declared area differs from the measured ellipsoidal area by more than {declared_tolerance_pct:g} % (value = difference in %)"))
+    return concat_findings(parts)
+
+
+# ------------------------------------------------------------------------------------ aggregates
+def _group_codes(frame: pd.DataFrame, level: str | None):
+    if level is None:
+        return np.zeros(len(frame), dtype=np.int64), pd.Index(["(all)"], dtype="object")
+    if level not in frame.columns:
+        raise KeyError(level)
+    codes, uniques = pd.factorize(frame[level], sort=True, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    if (codes < 0).any():  # parcels without a value of the level form their own group
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques = pd.Index(list(uniques) + ["(none)"], dtype="object")
+    return codes, pd.Index(uniques, dtype="object")
+
+
+def _sum(codes, values, n, mask=None):
+    v = np.asarray(values, dtype="float64")
+    ok = np.isfinite(v) if mask is None else (np.isfinite(v) & mask)
+    return np.bincount(codes[ok], weights=v[ok], minlength=n)
+
+
+def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None,
+              min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
+    """Σ numerator ÷ Σ denominator of each metric per group of ``level`` (None = everything).
+
+    Only parcels where both numerator and denominator are known count, on both sides of the
+    fraction; ``<metric>_n`` says how many parcels that was. ``mask`` restricts the parcels.
+    """
+    codes, groups = _group_codes(frame, level)
+    n = len(groups)
+    sel = np.ones(len(frame), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    usable = _usable_area_m2(frame, min_area_m2)
+    dens = {"area_m2": usable, "area_mu": usable / MU_M2, "area_ha": usable / HA_M2}
+    out = {"n_parcels": np.bincount(codes[sel], minlength=n)}
+    for name in metrics or METRICS:
+        num_col, den_col, factor, *_ = METRICS[name]
+        if num_col not in frame.columns or (den_col not in dens and den_col not in frame.columns):
+            out[name] = np.full(n, np.nan)
+            out[f"{name}_n"] = np.zeros(n, dtype=np.int64)
+            continue
+        num = frame[num_col].to_numpy(dtype="float64")
+        den = dens[den_col] if den_col in dens else frame[den_col].to_numpy(dtype="float64")
+        both = sel & np.isfinite(num) & np.isfinite(den) & (den > 0)
+        s_num = _sum(codes, num, n, both)
+        s_den = _sum(codes, den, n, both)
+        out[name] = factor * safe_ratio(s_num, s_den)
+        out[f"{name}_n"] = np.bincount(codes[both], minlength=n)
+    return pd.DataFrame(out, index=groups)
+
+
+INDICATORS = [
+    # column, 中文, English, formula, unit
+    ("land_development_rate", "土地开发率", "land development rate",
+     "已达到供地条件的土地面积 ÷ 开发区土地总面积", "ratio"),
+    ("land_supply_rate", "土地供应率", "land supply rate",
+     "已供应国有建设用地面积 ÷ 已达到供地条件的土地面积 (here: supplied/under construction/built/idle ÷ all parcels)", "ratio"),
+    ("land_built_rate", "土地建成率", "land built-up rate", "已建成城镇建设用地面积 ÷ 已供应国有建设用地面积", "ratio"),
+    ("industrial_land_rate", "工业用地率", "industrial land rate", "已建成工业用地面积 ÷ 已建成城镇建设用地面积", "ratio"),
+    ("composite_far", "综合容积率", "composite floor-area ratio", "Σ 总建筑面积 ÷ Σ 已建成城镇建设用地面积", "ratio"),
+    ("building_density", "建筑密度", "building density",
+     "Σ 建筑基底面积 ÷ Σ 已建成城镇建设用地面积 (footprint_m2 includes structures and yards: an upper bound)", "ratio"),
+    ("industrial_far", "工业用地综合容积率", "industrial composite floor-area ratio", "Σ 工业用地总建筑面积 ÷ Σ 已建成工业用地面积", "ratio"),
+    ("industrial_investment_intensity_wan_per_mu", "工业用地固定资产投入强度", "industrial fixed-investment intensity",
+     "Σ 工业用地固定资产投资 ÷ Σ 已建成工业用地面积", "万元/亩"),
+    ("industrial_investment_intensity_wan_per_ha", "工业用地固定资产投入强度", "industrial fixed-investment intensity",
+     "Σ 工业用地固定资产投资 ÷ Σ 已建成工业用地面积", "万元/公顷"),
+    ("industrial_tax_wan_per_mu", "工业用地地均税收", "industrial tax per mu", "Σ 工业企业税收 ÷ Σ 已建成工业用地面积", "万元/亩"),
+    ("industrial_tax_wan_per_ha", "工业用地地均税收", "industrial tax per hectare", "Σ 工业企业税收 ÷ Σ 已建成工业用地面积", "万元/公顷"),
+    ("composite_tax_wan_per_mu", "综合地均税收", "tax per mu of built land", "Σ 税收 ÷ Σ 已建成城镇建设用地面积", "万元/亩"),
+    ("composite_tax_wan_per_ha", "综合地均税收", "tax per hectare of built land", "Σ 税收 ÷ Σ 已建成城镇建设用地面积", "万元/公顷"),
+]
+
+
+def _status_mask(frame, statuses):
+    if "status" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["status"].isin(statuses).to_numpy()
+
+
+def _industrial_mask(frame):
+    if "is_industrial" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["is_industrial"].fillna(False).to_numpy(dtype=bool)
+
+
+def _level_summary(frame: pd.DataFrame, level: str | None, *, min_area_m2: float) -> pd.DataFrame:
+    codes, groups = _group_codes(frame, level)
+    n = len(groups)
+    usable = _usable_area_m2(frame, min_area_m2)
+    mu = usable / MU_M2
+    built = _status_mask(frame, ("built",))
+    supplied = _status_mask(frame, SUPPLIED_STATUSES)
+    ind = _industrial_mask(frame)
+    cols = {"n_parcels": np.bincount(codes, minlength=n), "area_mu": _sum(codes, mu, n)}
+    if "declared_area_mu" in frame.columns:
+        cols["declared_area_mu"] = _sum(codes, frame["declared_area_mu"].to_numpy(dtype="float64"), n)
+    if "status" in frame.columns:
+        for st in ("planned", "supplied", "under_construction", "built", "idle"):
+            cols[f"{st}_area_mu"] = _sum(codes, mu, n, _status_mask(frame, (st,)))
+    cols["industrial_area_mu"] = _sum(codes, mu, n, ind)
+    for money in ("investment_wan", "output_wan", "tax_wan", "value_added_wan"):
+        if money in frame.columns:
+            cols[money] = _sum(codes, frame[money].to_numpy(dtype="float64"), n)
+    out = pd.DataFrame(cols, index=groups)
+    agg = aggregate(frame, level, min_area_m2=min_area_m2, metrics=[
+        "investment_intensity_wan_per_mu", "output_intensity_wan_per_mu", "tax_intensity_wan_per_mu", "far",
+        "building_coverage", "green_ratio", "admin_share"])
+    out = out.join(agg.drop(columns="n_parcels"))
+
+    # development-zone intensive-use indicators (开发区土地集约利用评价)
+    all_mu = _sum(codes, mu, n)
+    supplied_mu = _sum(codes, mu, n, supplied)
+    built_mu = _sum(codes, mu, n, built)
+    ind_built_mu = _sum(codes, mu, n, built & ind)
+    out["land_development_rate"] = np.nan
+    if "status" in frame.columns:
+        out["land_supply_rate"] = safe_ratio(supplied_mu, all_mu)
+        out["land_built_rate"] = safe_ratio(built_mu, supplied_mu)
+        out["industrial_land_rate"] = safe_ratio(ind_built_mu, built_mu)
+    else:
+        for c in ("land_supply_rate", "land_built_rate", "industrial_land_rate"):
+            out[c] = np.nan
+    ratio_specs = {
+        "composite_far": ("floor_area_m2", built, "area_m2"),
+        "building_density": ("footprint_m2", built, "area_m2"),
+        "industrial_far": ("floor_area_m2", built & ind, "area_m2"),
+        "industrial_investment_intensity_wan_per_mu": ("investment_wan", built & ind, "mu"),
+        "industrial_tax_wan_per_mu": ("tax_wan", built & ind, "mu"),
+        "composite_tax_wan_per_mu": ("tax_wan", built, "mu"),
+    }
+    for name, (num_col, mask, unit) in ratio_specs.items():
+        if num_col not in frame.columns or "status" not in frame.columns:
+            out[name] = np.nan
+            continue
+        num = frame[num_col].to_numpy(dtype="float64")
+        both = mask & np.isfinite(num) & np.isfinite(usable)
+        den = usable if unit == "area_m2" else mu
+        out[name] = safe_ratio(_sum(codes, num, n, both), _sum(codes, den, n, both))
+    out["industrial_investment_intensity_wan_per_ha"] = out["industrial_investment_intensity_wan_per_mu"] * 15.0
+    out["industrial_tax_wan_per_ha"] = out["industrial_tax_wan_per_mu"] * 15.0
+    out["composite_tax_wan_per_ha"] = out["composite_tax_wan_per_mu"] * 15.0
+    return out
+
+
+def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
+              min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
+    """Σ/Σ aggregates and the intensive-use indicators for every group of every level, stacked.
+
+    Columns ``level`` and ``group`` say which group a row is; the first row (level ``all``) is the
+    whole layer. Levels missing from the frame are skipped (logged).
+    """
+    wanted = [None, *levels, *([by] if isinstance(by, str) else (by or []))]
+    parts, seen = [], set()
+    for level in wanted:
+        if level in seen:
+            continue
+        seen.add(level)
+        if level is not None and level not in frame.columns:
+            log.info("no column %s: no summary by it", level)
+            continue
+        part = _level_summary(frame, level, min_area_m2=min_area_m2)
+        part.insert(0, "group", part.index.astype("object"))
+        part.insert(0, "level", level or "all")
+        parts.append(part.reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True)
+
+
+def indicator_notes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The development-zone indicators: formula, unit, and whether and why not they were computed."""
+    have = set(frame.columns)
+    needs = {
+        "land_development_rate": None,
+        "land_supply_rate": ["status"], "land_built_rate": ["status"], "industrial_land_rate": ["status", "land_use"],
+        "composite_far": ["status", "floor_area_m2"], "building_density": ["status", "footprint_m2"],
+        "industrial_far": ["status", "land_use", "floor_area_m2"],
+        "industrial_investment_intensity_wan_per_mu": ["status", "land_use", "investment_wan"],
+        "industrial_investment_intensity_wan_per_ha": ["status", "land_use", "investment_wan"],
+        "industrial_tax_wan_per_mu": ["status", "land_use", "tax_wan"],
+        "industrial_tax_wan_per_ha": ["status", "land_use", "tax_wan"],
+        "composite_tax_wan_per_mu": ["status", "tax_wan"], "composite_tax_wan_per_ha": ["status", "tax_wan"],
+    }
+    rows = []
+    for col, zh, en, formula, unit in INDICATORS:
+        need = needs[col]
+        if need is None:
+            computed, why = False, ("needs the area that has reached supply conditions (已达到供地条件) and the zone's total "
+                                    "land, which a parcel layer does not hold")
+        else:
+            lacking = [c for c in need if c not in have]
+            computed = not lacking
+            why = "" if computed else f"the data has no {', '.join(lacking)} column"
+        rows.append({"column": col, "indicator_zh": zh, "indicator_en": en, "formula": formula, "unit": unit,
+                     "computed": computed, "why_not": why})
+    return pd.DataFrame(rows)

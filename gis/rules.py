@@ -1,0 +1,531 @@
+"""Rule packs (YAML data) and a vectorised rule engine: one pass over whole columns per rule.
+
+A pack (``gis/data/rules/<name>.yaml`` or any YAML file with the same layout) holds ``rules`` and
+optionally ``scores``, ``tables`` and ``parameters``. A rule names the parcels it applies to
+(``applies_to``: land use, status, any column), a metric of :data:`gis.intensity.METRICS`, a comparison
+(``op``), a threshold (a number, or a lookup into one of the pack's tables), a severity and a source.
+
+Verdicts: ``pass``; ``fail``; ``n/a`` — the rule does not apply (or its table has no value for this
+case yet); ``missing`` — data needed is absent (the metric, or whether the rule applies, cannot be
+told), never read as 0.
+
+>>> pack = load_pack("lanzhou-etdz")
+>>> [r.id for r in pack.rules]
+['etdz-invest-300', 'etdz-park-avg-2020', 'etdz-park-avg-baseline']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import operator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import InputError, LayerNotFoundError
+from .findings import concat_findings, row_findings, table_finding
+from .intensity import METRICS, aggregate
+
+__all__ = [
+    "VERDICTS", "RULES_DIR", "Rule", "Score", "RulePack", "bundled_packs", "load_pack", "load_packs",
+    "applies_mask", "evaluate_rule", "evaluate_summary_rule", "evaluate_score", "overall_verdict", "rules_table",
+]
+
+log = logging.getLogger(__name__)
+
+VERDICTS = ("pass", "fail", "n/a", "missing")
+PASS, FAIL, NA, MISSING = range(4)
+RULES_DIR = Path(__file__).resolve().parent / "data" / "rules"
+
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+_OP_WORDS = {">=": ("不低于", "at least"), ">": ("高于", "above"), "<=": ("不超过", "at most"), "<": ("低于", "below"),
+             "==": ("等于", "equal to")}
+_REL_TOL = 1e-9  # a value equal to the threshold up to rounding of the area passes
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    name_zh: str
+    name_en: str
+    metric: str
+    op: str
+    threshold: Any
+    severity: str
+    source: str
+    scope: str = "parcel"
+    applies_to: dict = dataclasses.field(default_factory=dict)
+    unit: str = ""
+    levels: tuple = ("park_id",)
+    pack: str = ""
+
+    @property
+    def column(self) -> str:
+        return f"rule:{self.id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    id: str
+    name_zh: str
+    name_en: str
+    indicators: tuple
+    classes: tuple
+    fail_classes: tuple
+    severity: str
+    source: str
+    applies_to: dict = dataclasses.field(default_factory=dict)
+    cap: float = 1.5
+    pack: str = ""
+
+    @property
+    def column(self) -> str:
+        return f"rule:{self.id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RulePack:
+    name: str
+    title_zh: str
+    title_en: str
+    source: str
+    path: str
+    rules: tuple
+    scores: tuple = ()
+    tables: dict = dataclasses.field(default_factory=dict)
+    parameters: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def parcel_rules(self):
+        return [r for r in self.rules if r.scope == "parcel"]
+
+    @property
+    def summary_rules(self):
+        return [r for r in self.rules if r.scope == "summary"]
+
+
+# ------------------------------------------------------------------------------------------ loading
+def bundled_packs() -> list[str]:
+    return sorted(p.stem for p in RULES_DIR.glob("*.yaml"))
+
+
+def _need(d: dict, key: str, where: str):
+    if key not in d or d[key] is None or d[key] == "":
+        raise InputError(f"{where}: '{key}' is required — every rule needs id, metric, op, threshold, severity and source")
+    return d[key]
+
+
+def load_pack(name_or_path) -> RulePack:
+    """A bundled pack by name (``lanzhou-etdz``) or a YAML file by path; raises InputError on bad content."""
+    if isinstance(name_or_path, RulePack):
+        return name_or_path
+    path = Path(str(name_or_path))
+    if not (path.suffix.lower() in (".yaml", ".yml") and path.exists()):
+        bundled = RULES_DIR / f"{name_or_path}.yaml"
+        if not bundled.exists():
+            if path.suffix.lower() in (".yaml", ".yml"):
+                raise LayerNotFoundError(f"no such rule file: {path}")
+            raise InputError(f"no rule pack {name_or_path!r}: use one of {', '.join(bundled_packs())} or a path to a .yaml file")
+        path = bundled
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(spec, dict):
+        raise InputError(f"{path.name}: a rule pack is a mapping with 'pack' and 'rules'")
+    name = str(spec.get("pack") or path.stem)
+    where = f"{path.name}"
+    rules = []
+    for i, r in enumerate(spec.get("rules") or []):
+        w = f"{where} rule {i + 1} ({r.get('id', '?')})"
+        metric = _need(r, "metric", w)
+        if metric not in METRICS:
+            raise InputError(f"{w}: unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
+        op = str(_need(r, "op", w))
+        if op not in _OPS:
+            raise InputError(f"{w}: op must be one of {', '.join(_OPS)}, not {op!r}")
+        sev = _need(r, "severity", w)
+        if sev not in ("error", "warning", "info"):
+            raise InputError(f"{w}: severity must be error, warning or info")
+        thr = _need(r, "threshold", w)
+        if isinstance(thr, dict):
+            if thr.get("table") not in (spec.get("tables") or {}):
+                raise InputError(f"{w}: threshold table {thr.get('table')!r} is not in the pack's tables")
+        elif not isinstance(thr, (int, float)):
+            raise InputError(f"{w}: threshold must be a number or {{table: …, key: …}}")
+        scope = r.get("scope", "parcel")
+        if scope not in ("parcel", "summary"):
+            raise InputError(f"{w}: scope must be parcel or summary")
+        rules.append(Rule(
+            id=str(_need(r, "id", w)), name_zh=str(r.get("name_zh", r["id"])), name_en=str(r.get("name_en", r["id"])),
+            metric=metric, op=op, threshold=thr, severity=sev, source=str(_need(r, "source", w)), scope=scope,
+            applies_to=dict(r.get("applies_to") or {}), unit=str(r.get("unit", "")),
+            levels=tuple(r.get("levels") or ("park_id",)), pack=name))
+    scores = []
+    for i, s in enumerate(spec.get("scores") or []):
+        w = f"{where} score {i + 1} ({s.get('id', '?')})"
+        inds = tuple(dict(x) for x in _need(s, "indicators", w))
+        for x in inds:
+            for key in ("metric", "weight", "source"):
+                _need(x, key, f"{w} indicator {x.get('metric', '?')}")
+            for m in (x["metric"], x.get("fallback")):
+                if m is not None and m not in METRICS:
+                    raise InputError(f"{w}: unknown metric {m!r}")
+        classes = tuple(sorted((dict(c) for c in _need(s, "classes", w)), key=lambda c: -float(c["min_score"])))
+        scores.append(Score(
+            id=str(_need(s, "id", w)), name_zh=str(s.get("name_zh", s["id"])), name_en=str(s.get("name_en", s["id"])),
+            indicators=inds, classes=classes, fail_classes=tuple(s.get("fail_classes") or ()),
+            severity=str(s.get("severity", "warning")), source=str(_need(s, "source", w)),
+            applies_to=dict(s.get("applies_to") or {}), cap=float(s.get("cap", 1.5)), pack=name))
+    ids = [r.id for r in rules] + [s.id for s in scores]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise InputError(f"{where}: rule ids must be unique; repeated: {', '.join(sorted(dup))}")
+    return RulePack(name=name, title_zh=str(spec.get("title_zh", name)), title_en=str(spec.get("title_en", name)),
+                    source=str(spec.get("source", "")), path=str(path), rules=tuple(rules), scores=tuple(scores),
+                    tables=dict(spec.get("tables") or {}), parameters=dict(spec.get("parameters") or {}))
+
+
+def load_packs(names) -> list[RulePack]:
+    packs = [load_pack(n) for n in names]
+    seen = {}
+    for p in packs:
+        for r in [*p.rules, *p.scores]:
+            if r.id in seen:
+                raise InputError(f"rule id {r.id!r} is in both {seen[r.id]} and {p.name}: give one of them another id")
+            seen[r.id] = p.name
+    return packs
+
+
+# ---------------------------------------------------------------------------------------- applying
+def applies_mask(frame: pd.DataFrame, applies_to: dict):
+    """Three-valued applicability: (applies, cannot_tell) boolean arrays; neither = not applicable."""
+    n = len(frame)
+    applies = np.ones(n, dtype=bool)
+    unknown = np.zeros(n, dtype=bool)
+    unknown_cols = {}
+    for key, want in (applies_to or {}).items():
+        if key == "land_use":
+            yes, unk = _landuse_condition(frame, want)
+        else:
+            if key not in frame.columns:
+                yes, unk = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+            else:
+                col = frame[key]
+                wants = [str(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
+                unk = col.isna().to_numpy()
+                yes = col.astype("object").map(str, na_action="ignore").isin(wants).to_numpy() & ~unk
+        unknown_cols[key] = unk & applies
+        applies &= yes | unk
+        unknown |= unk
+    cannot_tell = applies & unknown
+    return applies & ~unknown, cannot_tell, unknown_cols
+
+
+def _landuse_condition(frame, want):
+    n = len(frame)
+    if "is_industrial" not in frame.columns:
+        return np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+    known = frame["landuse_gb"].notna().to_numpy() | frame["landuse_2023"].notna().to_numpy()
+    if want in ("industrial", "non_industrial"):
+        ind = frame["is_industrial"].fillna(False).to_numpy(dtype=bool)
+        yes = ind if want == "industrial" else ~ind
+        return yes & known, ~known
+    wants = [str(w).upper() for w in (want if isinstance(want, (list, tuple)) else [want])]
+    exact = [w for w in wants if not w.endswith("*")]
+    prefixes = tuple(w[:-1] for w in wants if w.endswith("*"))
+    yes = np.zeros(n, dtype=bool)
+    for col in ("landuse_gb", "landuse_2023", "landuse_code"):
+        s = frame[col].astype("object")
+        yes |= s.isin(exact).to_numpy()
+        if prefixes:
+            yes |= s.map(lambda v: isinstance(v, str) and v.startswith(prefixes), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    return yes & known, ~known
+
+
+def _table_threshold(frame: pd.DataFrame, rule: Rule, pack: RulePack):
+    """Per-parcel threshold from a pack table: (values, key_missing mask, table_has_no_value mask)."""
+    spec = rule.threshold
+    table = pack.tables[spec["table"]]
+    keymap = spec.get("key") or {}
+    n = len(frame)
+    rows = pd.DataFrame(table.get("rows") or [])
+    key_missing = np.zeros(n, dtype=bool)
+    left = pd.DataFrame(index=range(n))
+    for tcol, src in keymap.items():
+        if isinstance(src, str) and src.startswith("param:"):
+            p = pack.parameters.get(src[6:], {})
+            val = p.get("value") if isinstance(p, dict) else p
+            left[tcol] = None if val is None else str(val)
+            if val is None:
+                key_missing[:] = True
+        elif src in frame.columns:
+            v = frame[src].astype("object").map(str, na_action="ignore").to_numpy(dtype=object)
+            left[tcol] = v
+            key_missing |= pd.isna(v)
+        else:
+            left[tcol] = None
+            key_missing[:] = True
+    if rows.empty or "value" not in rows.columns:
+        return np.full(n, np.nan), key_missing, ~key_missing
+    rows = rows.copy()
+    for tcol in keymap:
+        rows[tcol] = rows[tcol].map(str, na_action="ignore")
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    merged = left.merge(rows[[*keymap, "value"]].drop_duplicates(list(keymap)), on=list(keymap), how="left")
+    thr = merged["value"].to_numpy(dtype="float64")
+    no_value = ~key_missing & np.isnan(thr)
+    return thr, key_missing, no_value
+
+
+def _categorical(codes: np.ndarray, index) -> pd.Series:
+    return pd.Series(pd.Categorical.from_codes(codes.astype(np.int8), categories=list(VERDICTS)), index=index)
+
+
+_CAUSE_WORDS = {
+    "area_m2": ("实测面积缺失或过小", "measured area missing or too small"),
+    "area_mu": ("实测面积缺失或过小", "measured area missing or too small"),
+    "area_ha": ("实测面积缺失或过小", "measured area missing or too small"),
+}
+
+
+def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
+    """Verdicts of one parcel rule for every row (a categorical Series) and its findings."""
+    n = len(frame)
+    applies, cannot_tell, unknown_cols = applies_mask(frame, rule.applies_to)
+    value = frame[rule.metric].to_numpy(dtype="float64") if rule.metric in frame.columns else np.full(n, np.nan)
+    findings = []
+    if isinstance(rule.threshold, dict):
+        thr, key_missing, no_value = _table_threshold(frame, rule, pack)
+    else:
+        thr = np.full(n, float(rule.threshold))
+        key_missing = no_value = np.zeros(n, dtype=bool)
+    have = np.isfinite(value)
+    cmp_thr = np.where(np.isfinite(thr), thr, 0.0)
+    tol = _REL_TOL * np.maximum(np.abs(cmp_thr), 1.0)
+    if rule.op in (">=", ">"):
+        ok = _OPS[rule.op](value + tol, cmp_thr) if rule.op == ">=" else value > cmp_thr
+    elif rule.op in ("<=", "<"):
+        ok = _OPS[rule.op](value - tol, cmp_thr) if rule.op == "<=" else value < cmp_thr
+    else:
+        ok = np.abs(value - cmp_thr) <= tol
+    codes = np.full(n, NA, dtype=np.int8)
+    evaluable = applies & ~key_missing & ~no_value
+    codes[evaluable & have & ok] = PASS
+    codes[evaluable & have & ~ok] = FAIL
+    miss_data = (applies & ~no_value & (~have | key_missing))
+    codes[miss_data | cannot_tell] = MISSING
+    verdict = _categorical(codes, frame.index)
+
+    zh_op, en_op = _OP_WORDS[rule.op]
+    base = dict(kind="rule", check=rule.id, severity=rule.severity, column=rule.metric, source=rule.source)
+    findings.append(row_findings(
+        frame, codes == FAIL, verdict="fail", value=value, threshold=thr,
+        reason_zh=f"未达标：{rule.name_zh}（{_metric_zh(rule.metric)}应{zh_op}阈值）",
+        reason_en=f"fails: {rule.name_en} ({_metric_en(rule.metric)} must be {en_op} the threshold)", **base))
+    # missing: say which piece of data is absent
+    for key, unk in unknown_cols.items():
+        m = unk & (codes == MISSING)
+        findings.append(row_findings(
+            frame, m, verdict="missing", **{**base, "severity": "warning", "column": key},
+            reason_zh=f"缺少 {key}，无法判断是否适用：{rule.name_zh}",
+            reason_en=f"{key} is missing, so it cannot be told whether the rule applies: {rule.name_en}"))
+    if rule.metric in METRICS:
+        num_col, den_col = METRICS[rule.metric][:2]
+        remaining = miss_data & ~cannot_tell
+        for col in (num_col, den_col):
+            if col in _CAUSE_WORDS:
+                absent = remaining & ~np.isfinite(_den_values(frame, col))
+                zh, en = _CAUSE_WORDS[col]
+            else:
+                absent = remaining & (~np.isfinite(frame[col].to_numpy(dtype="float64")) if col in frame.columns else True)
+                zh, en = f"缺少 {col}", f"{col} is missing"
+            absent = np.asarray(absent, dtype=bool) & remaining
+            findings.append(row_findings(
+                frame, absent, verdict="missing", **{**base, "severity": "warning", "column": col},
+                reason_zh=f"{zh}，无法检查：{rule.name_zh}", reason_en=f"{en}: cannot check {rule.name_en}"))
+            remaining = remaining & ~absent
+        if isinstance(rule.threshold, dict):
+            keys = ", ".join(str(v) for v in (rule.threshold.get("key") or {}).values())
+            findings.append(row_findings(
+                frame, remaining & key_missing, verdict="missing", **{**base, "severity": "warning", "column": keys},
+                reason_zh=f"缺少查表所需的 {keys}，无法检查：{rule.name_zh}",
+                reason_en=f"{keys} needed to look up the threshold is missing: cannot check {rule.name_en}"))
+            remaining = remaining & ~key_missing
+        findings.append(row_findings(
+            frame, remaining, verdict="missing", **{**base, "severity": "warning"},
+            reason_zh=f"指标无法计算，无法检查：{rule.name_zh}", reason_en=f"the metric cannot be computed: cannot check {rule.name_en}"))
+    n_no_value = int((applies & no_value).sum())
+    if n_no_value:
+        findings.append(table_finding(
+            kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n_no_value), source=rule.source,
+            reason_zh=f"规则表 {rule.threshold['table']} 中没有适用的阈值（待规划人员填写），{n_no_value} 宗地记为 n/a",
+            reason_en=f"table {rule.threshold['table']} has no threshold for these cases yet (a planner fills it): "
+                      f"{n_no_value} parcels marked n/a"))
+    return verdict, concat_findings(findings)
+
+
+def _den_values(frame, col):
+    return frame[col].to_numpy(dtype="float64") if col in frame.columns else np.full(len(frame), np.nan)
+
+
+def _metric_zh(metric):
+    return METRICS[metric][4] if metric in METRICS else metric
+
+
+def _metric_en(metric):
+    return METRICS[metric][5] if metric in METRICS else metric
+
+
+def evaluate_summary_rule(frame: pd.DataFrame, rule: Rule, summary: pd.DataFrame, *, min_area_m2: float):
+    """Verdicts of an aggregate rule for every summary row (n/a on levels it is not about) + findings.
+
+    The metric is Σ numerator ÷ Σ area over the parcels the rule applies to, per group.
+    """
+    applies, _, _ = applies_mask(frame, rule.applies_to)
+    codes = np.full(len(summary), NA, dtype=np.int8)
+    values = np.full(len(summary), np.nan)
+    for level in rule.levels:
+        rows = np.flatnonzero(summary["level"].to_numpy() == level)
+        if not len(rows) or level not in frame.columns:
+            continue
+        agg = aggregate(frame, level, mask=applies, metrics=[rule.metric], min_area_m2=min_area_m2)
+        v = agg[rule.metric].reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object")).to_numpy(dtype="float64")
+        values[rows] = v
+        thr = float(rule.threshold)
+        tol = _REL_TOL * max(abs(thr), 1.0)
+        fn = _OPS[rule.op]
+        adj = v + tol if rule.op == ">=" else (v - tol if rule.op == "<=" else v)
+        npar = agg[f"{rule.metric}_n"].reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object")).fillna(0).to_numpy()
+        codes[rows] = np.where(npar == 0, NA, np.where(np.isfinite(v), np.where(fn(adj, thr), PASS, FAIL), MISSING))
+    verdict = pd.Series(pd.Categorical.from_codes(codes, categories=list(VERDICTS)), index=summary.index)
+    fail = codes == FAIL
+    parts = []
+    zh_op, en_op = _OP_WORDS[rule.op]
+    for i in np.flatnonzero(fail):
+        parts.append(table_finding(
+            kind="aggregate", check=rule.id, severity=rule.severity, column=rule.metric, level=summary["level"].iat[i],
+            group=summary["group"].iat[i], value=float(values[i]), threshold=float(rule.threshold), verdict="fail",
+            source=rule.source,
+            reason_zh=f"未达标：{rule.name_zh}（{_metric_zh(rule.metric)} Σ/Σ 应{zh_op} {rule.threshold} {rule.unit}）",
+            reason_en=f"fails: {rule.name_en} (Σ/Σ {_metric_en(rule.metric)} must be {en_op} {rule.threshold} {rule.unit})"))
+    return verdict, values, concat_findings(parts)
+
+
+# ---------------------------------------------------------------------------------------- scoring
+def evaluate_score(frame: pd.DataFrame, score: Score, *, min_area_m2: float):
+    """The weighted per-亩 score (0–100 scale, 100 = every indicator at benchmark), its class and verdict.
+
+    Returns ``(score Series, class Series, verdict Series, findings, notes)``; notes list the indicators
+    used, dropped (column absent) and their benchmarks, for the rules sheet.
+    """
+    n = len(frame)
+    applies, cannot_tell, unknown_cols = applies_mask(frame, score.applies_to)
+    used, notes = [], []
+    for ind in score.indicators:
+        metric = ind["metric"]
+        chosen = None
+        for m in (metric, ind.get("fallback")):
+            if m is None:
+                continue
+            num_col = METRICS[m][0]
+            if num_col in frame.columns and np.isfinite(frame.loc[applies, m].to_numpy(dtype="float64")).any():
+                chosen = m
+                break
+        if chosen is None:
+            notes.append(f"{metric}: dropped (the data has no {METRICS[metric][0]}); weights rescaled")
+            continue
+        if ind.get("benchmark", "average") == "average":
+            bench = float(aggregate(frame, None, mask=applies, metrics=[chosen], min_area_m2=min_area_m2)[chosen].iloc[0])
+        else:
+            bench = float(ind["benchmark"])
+        used.append((chosen, float(ind["weight"]), bench, ind.get("direction", "higher"), bool(ind.get("required", True))))
+        notes.append(f"{chosen}: weight {ind['weight']}, benchmark {bench:.4g} ({ind.get('benchmark', 'average')})")
+    total_w = sum(w for _, w, *_ in used)
+    s = np.zeros(n)
+    missing = np.zeros(n, dtype=bool)
+    for metric, w, bench, direction, _req in used:
+        v = frame[metric].to_numpy(dtype="float64")
+        if not np.isfinite(bench) or bench <= 0:
+            r = np.full(n, np.nan)
+        elif direction == "lower":
+            r = np.divide(bench, v, out=np.full(n, np.nan), where=np.isfinite(v) & (v > 0))
+        else:
+            r = v / bench
+        missing |= ~np.isfinite(r)
+        s += w * np.minimum(np.where(np.isfinite(r), r, 0.0), score.cap)
+    value = np.where(applies & ~missing & (total_w > 0), 100.0 * s / total_w if total_w else np.nan, np.nan)
+    klass = np.full(n, None, dtype=object)
+    assigned = np.zeros(n, dtype=bool)
+    for c in score.classes:
+        m = np.isfinite(value) & ~assigned & (value >= float(c["min_score"]) - 1e-9)
+        klass[m] = c["class"]
+        assigned |= m
+    miss = (applies & (missing | (total_w == 0))) | cannot_tell
+    klass[miss] = "missing"
+    klass[~applies & ~cannot_tell] = "n/a"
+    codes = np.full(n, NA, dtype=np.int8)
+    codes[assigned & applies] = PASS
+    codes[np.isin(klass, list(score.fail_classes)) & applies] = FAIL
+    codes[miss] = MISSING
+    verdict = _categorical(codes, frame.index)
+    parts = [row_findings(
+        frame, codes == FAIL, kind="rule", check=score.id, severity=score.severity, verdict="fail", column="score",
+        value=value, raw=klass, source=score.source,
+        reason_zh=f"{score.name_zh}为 {'/'.join(score.fail_classes)} 类（亩均效益低）",
+        reason_en=f"{score.name_en}: class {'/'.join(score.fail_classes)} (low per-mu returns)")]
+    parts.append(row_findings(
+        frame, codes == MISSING, kind="rule", check=score.id, severity="warning", verdict="missing", column="score",
+        source=score.source, reason_zh=f"评价所需数据缺失（{', '.join(m for m, *_ in used)}），无法评价：{score.name_zh}",
+        reason_en=f"data for the evaluation is missing ({', '.join(m for m, *_ in used)}): cannot rank {score.name_en}"))
+    return (pd.Series(value, index=frame.index, name=f"score:{score.id}"),
+            pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts), notes)
+
+
+def overall_verdict(verdicts: list[pd.Series], index) -> pd.Series:
+    """fail if any rule fails, else missing if any is missing, else pass if any passes, else n/a."""
+    n = len(index)
+    if not verdicts:
+        return pd.Series(pd.Categorical.from_codes(np.full(n, NA, dtype=np.int8), categories=list(VERDICTS)), index=index, name="verdict")
+    stack = np.vstack([v.cat.codes.to_numpy() for v in verdicts])
+    rank = np.array([2, 0, 3, 1])  # priority: fail 0, missing 1, pass 2, n/a 3
+    best = rank[stack].min(axis=0)
+    back = np.array([FAIL, MISSING, PASS, NA], dtype=np.int8)
+    return pd.Series(pd.Categorical.from_codes(back[best], categories=list(VERDICTS)), index=index, name="verdict")
+
+
+def rules_table(packs, *, notes: dict | None = None) -> pd.DataFrame:
+    """One row per rule and score of the packs, as a planner reads them (for the 'rules' sheet)."""
+    rows = []
+    notes = notes or {}
+    for p in packs:
+        for r in p.rules:
+            if isinstance(r.threshold, dict):
+                t = p.tables[r.threshold["table"]]
+                trows = t.get("rows") or []
+                filled = sum(1 for x in trows if x.get("value") is not None)
+                verified = sum(1 for x in trows if x.get("value") is not None and x.get("verified") is True)
+                thr_text = (f"table {r.threshold['table']} ({t.get('unit', '')}): {filled} of {len(trows)} values filled, "
+                            f"{verified} verified")
+                src = f"{r.source}; table: {t.get('source', '')}"
+            else:
+                thr_text, src = f"{r.threshold:g}", r.source
+            rows.append({"pack": p.name, "rule": r.column, "scope": r.scope, "name_zh": r.name_zh, "name_en": r.name_en,
+                         "applies_to": _fmt_applies(r.applies_to), "metric": r.metric, "op": r.op, "threshold": thr_text,
+                         "unit": r.unit, "severity": r.severity, "source": src, "file": p.path,
+                         "notes": "; ".join(notes.get(r.id, []))})
+        for s in p.scores:
+            classes = ", ".join(f"{c['class']} ≥ {c['min_score']}" for c in s.classes)
+            rows.append({"pack": p.name, "rule": s.column, "scope": "score", "name_zh": s.name_zh, "name_en": s.name_en,
+                         "applies_to": _fmt_applies(s.applies_to), "metric": "weighted score (0–100)", "op": "class",
+                         "threshold": f"{classes}; fail: {', '.join(s.fail_classes)}", "unit": "score",
+                         "severity": s.severity, "source": s.source, "file": p.path, "notes": "; ".join(notes.get(s.id, []))})
+    return pd.DataFrame(rows)
+
+
+def _fmt_applies(a: dict) -> str:
+    return "; ".join(f"{k} in {v}" if isinstance(v, (list, tuple)) else f"{k} = {v}" for k, v in (a or {}).items()) or "all parcels"
