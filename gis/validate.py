@@ -5,7 +5,9 @@ reason and where, and the area after repair); 3D coordinates and multipolygons (
 duplicate ids; overlaps between features with their area in 亩; features (partly) outside the
 park layer they should lie in; gaps (holes in the union of the features, and park land no feature
 covers); slivers (very thin polygons). In a nested layer with a ``parent_id`` column, a feature
-overlapping its own ancestor (a zone inside its park) is by design and not reported. Areas are ellipsoidal (:mod:`gis.area`).
+overlapping its own ancestor (a zone inside its park) is by design and not reported; with a ``kind``
+column only features of the same kind must not overlap, kinds drawn only as lines or points (axes,
+centres) are information, and land between zones is information, not a gap to fix. Areas are ellipsoidal (:mod:`gis.area`).
 """
 
 from __future__ import annotations
@@ -110,12 +112,20 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
     types = np.full(len(geoms), -1)
     types[present] = shapely.get_type_id(geoms[present])
     polygonal = np.isin(types, _POLYGONAL)
+    # in a plan layer with a `kind` column, a kind drawn only as lines or points (axes, centres) is by design
+    by_design = np.zeros(len(geoms), dtype=bool)
+    if "kind" in gdf.columns:
+        kinds = gdf["kind"].astype("string").fillna("").to_numpy()
+        line_or_point_kinds = {k for k in set(kinds) if not (polygonal & (kinds == k)).any()}
+        by_design = np.isin(kinds, list(line_or_point_kinds))
     for i in np.flatnonzero(present & ~polygonal):
-        kind = shapely.get_type_id(geoms[i])
         name = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
-                "MultiPolygon", "GeometryCollection"][kind]
+                "MultiPolygon", "GeometryCollection"][shapely.get_type_id(geoms[i])]
         x, y = _location(np.array([geoms[i]]))
-        add("not_polygon", "error", i, f"{name} in a polygon layer: it has no area", x=x[0], y=y[0])
+        if by_design[i]:
+            add("not_polygon", "info", i, f"{name} ({gdf['kind'].iloc[i]}): not an area", x=x[0], y=y[0])
+        else:
+            add("not_polygon", "error", i, f"{name} in a polygon layer: it has no area", x=x[0], y=y[0])
     if present.any() and shapely.has_z(geoms[present]).any():
         n3 = int(shapely.has_z(geoms[present]).sum())
         add("3d_coordinates", "info", None, f"{n3} features have Z coordinates: heights are ignored for areas")
@@ -161,6 +171,9 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
             ov = area_m2(gpd.GeoSeries(inter, crs=crs)).to_numpy()
             own = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
             hit = (ov > min_overlap_m2) & (ov > rel_tolerance * np.minimum(own[a], own[b]))
+            if "kind" in gdf.columns:  # only features of the same kind must not overlap (clusters vs belt)
+                kinds = gdf["kind"].astype("string").fillna("").to_numpy()[poly_idx]
+                hit &= kinds[a] == kinds[b]
             if "parent_id" in gdf.columns and id_field is not None:
                 # a nested layer (park > zone > cluster): a feature overlapping its own ancestor is by design
                 nested = _ancestry(gdf[id_field].to_numpy()[poly_idx], gdf["parent_id"].to_numpy()[poly_idx], a, b)
@@ -174,13 +187,15 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
     # gaps: holes in the union of the features
     union = shapely.union_all(polys) if len(polys) and ("gaps" in checks or within is not None) else None
     if union is not None and not union.is_empty and "gaps" in checks:
+        # between a plan's zones (parent_id present) open land is the green corridor, not an error
+        gap_severity = "info" if "parent_id" in gdf.columns else "warning"
         holes = [shapely.Polygon(r) for p in shapely.get_parts(union) if p.geom_type == "Polygon" for r in p.interiors]
         if holes:
             hole_area = area_m2(gpd.GeoSeries(holes, crs=crs)).to_numpy()
             for h, area in zip(holes, hole_area):
                 if area > min_gap_m2:
                     pt = h.representative_point()
-                    add("gap", "warning", None, f"gap of {area / MU_M2:,.3f} 亩 ({area:,.1f} m²) enclosed by the features",
+                    add("gap", gap_severity, None, f"gap of {area / MU_M2:,.3f} 亩 ({area:,.1f} m²) enclosed by the features",
                         area=area / MU_M2, x=pt.x, y=pt.y)
 
     # slivers: thin polygons (isoperimetric quotient in a local Gauss–Krüger plane)
