@@ -62,12 +62,16 @@ class ProcessorUnavailable(ParkGISError, ImportError):
     """A spec asks for a processing step (e.g. ``audit``) whose module is not installed yet."""
 
 
-def _process_audit(gdf):
+def _process_audit(gdf, *, packs=("lanzhou-etdz",), zones=None, **kwargs):
+    """Audit parcels with :func:`gis.audit.audit`; the page shows its ``verdict`` and ``rule:…`` columns."""
     try:
         from ..audit import audit  # built by another part of the toolkit
     except ImportError as exc:
         raise ProcessorUnavailable(f"gis.audit is not available ({exc}); the audit map needs it") from None
-    return audit(gdf)
+    if isinstance(zones, str):
+        zones = read_layer(resolve_layer(zones))
+    result = audit(gdf, list(packs) if isinstance(packs, (list, tuple)) else [packs], zones=zones, **kwargs)
+    return getattr(result, "parcels", result)
 
 
 PROCESSORS = {"audit": _process_audit}
@@ -197,7 +201,7 @@ def _field_specs(fields, gdf, explicit: bool, where: str):
             if explicit:
                 log.warning("%s: field %r is not in the layer; left out of the tooltip", where, name)
             continue
-        out.append({"field": name, "label": str(f.get("label") or field_label(name)),
+        out.append({"field": name, "label": str(f.get("label") or field_label(name)), "values": f.get("values"),
                     "digits": f.get("digits", FIELD_DIGITS.get(name)), "suffix": f.get("suffix"),
                     "skip_empty": bool(f.get("skip_empty", not explicit))})
     return out
@@ -209,10 +213,12 @@ def prepare_layer(lspec: dict, layers=None, *, base_dir=None, where="layer"):
     require_crs(gdf, what=f"layer {lspec['source']!r}")
     gdf = _filter(gdf, lspec["filter"], where)
     if lspec.get("process"):
-        proc = PROCESSORS.get(lspec["process"])
+        step = lspec["process"]
+        name, args = (step, {}) if isinstance(step, str) else (step.get("name"), {k: v for k, v in step.items() if k != "name"})
+        proc = PROCESSORS.get(name)
         if proc is None:
-            raise InputError(f"{where}: unknown process {lspec['process']!r}; known: {', '.join(PROCESSORS)}")
-        gdf = proc(gdf)
+            raise InputError(f"{where}: unknown process {name!r}; known: {', '.join(PROCESSORS)}")
+        gdf = proc(gdf, **args)
     missing = gdf.geometry.isna() | gdf.geometry.is_empty
     if missing.any():
         log.warning("%s: %d feature(s) have no geometry and are not drawn", where, int(missing.sum()))
@@ -237,7 +243,18 @@ def _layer_payload(gdf, kind: str, lspec: dict, *, shift=None, where: str):
         label = None
     heading = lspec["heading"] if lspec["heading"] in gdf.columns else None
     fields = {f["field"] for f in tooltip + popup} | {x for x in (label, heading) if x}
-    cols = {f: encode_column(gdf[f], digits=FIELD_DIGITS.get(f)) for f in sorted(fields)}
+    value_maps = {}
+    for f in tooltip + popup:
+        if f.pop("values", None):
+            value_maps[f["field"]] = next(x for x in (lspec["tooltip"] or []) + (lspec["popup"] or [])
+                                          if x["field"] == f["field"] and x.get("values"))["values"]
+    cols = {}
+    for f in sorted(fields):
+        col = gdf[f]
+        if f in value_maps:
+            mapping = {str(k): str(v) for k, v in value_maps[f].items()}
+            col = col.map(lambda v, m=mapping: m.get(str(v), v) if v is not None and v == v else v)
+        cols[f] = encode_column(col, digits=FIELD_DIGITS.get(f))
     geoms = gdf.geometry.values
     if shift is not None:
         import shapely
