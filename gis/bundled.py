@@ -20,16 +20,10 @@ __all__ = ["layers_dir", "maps_dir", "bundled_layer_names", "bundled_layer_path"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _package_dir(package: str, fallback: Path) -> Path:
-    try:
-        from importlib.resources import files
-
-        path = Path(str(files(package)))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return fallback
+def _package_dir(name: str, fallback: Path) -> Path:
+    """Where an installed wheel keeps a bundled folder: inside the ``gis`` package (see pyproject's package-dir)."""
+    installed = Path(__file__).resolve().parent / name
+    return installed if installed.is_dir() else fallback
 
 
 def layers_dir() -> Path:
@@ -37,13 +31,13 @@ def layers_dir() -> Path:
     if os.environ.get("PARKGIS_LAYERS"):
         return Path(os.environ["PARKGIS_LAYERS"])
     local = _REPO_ROOT / "layers"
-    return local if local.is_dir() else _package_dir("gis._bundled_layers", local)
+    return local if local.is_dir() else _package_dir("_bundled_layers", local)
 
 
 def maps_dir() -> Path:
     """Folder of the bundled map specifications (``maps/`` in a checkout)."""
     local = _REPO_ROOT / "maps"
-    return local if local.is_dir() else _package_dir("gis._bundled_maps", local)
+    return local if local.is_dir() else _package_dir("_bundled_maps", local)
 
 
 def bundled_layer_names() -> list[str]:

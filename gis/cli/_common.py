@@ -10,10 +10,11 @@ from rich.table import Table
 __all__ = ["console", "err_console", "overwrite_opt", "crs_opt", "layer_opt", "encoding_opt", "out_opt",
            "print_frame", "Findings"]
 
+import os
 import sys
 
-# on a terminal rich fits the window; piped into a file or a test, a wide table reads better than 80 columns
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# on a terminal rich fits the window; piped into a file or a test, a wide table (or $COLUMNS) reads better
+console = Console(highlight=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160))
 err_console = Console(stderr=True, highlight=False)
 
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
