@@ -80,6 +80,8 @@ _BRACKET = re.compile(r"^(?P<base>.+?)\s*[(\[【]\s*(?P<unit>[^()\[\]【】]*?)\
 def _split_header(header: str, spec: dict):
     """(base, unit-or-None, had_unit_syntax) for a header, after NFKC normalisation."""
     h = _norm(header)
+    if h in spec["fields"]:  # the schema's own name carries its unit (investment_wan, floor_area_m2)
+        return h, "=", True
     if h in spec["aliases"]:
         return h, None, False
     m = _BRACKET.match(h)
@@ -91,6 +93,13 @@ def _split_header(header: str, spec: dict):
             if base.strip() in spec["aliases"]:
                 return base.strip(), unit.strip(), True
     return h, None, False
+
+
+_EXAMPLE_UNITS = {"money": "元 or 万元", "area": "平方米, 亩 or 公顷", "energy": "吨标准煤", "count": "人"}
+
+
+def _canonical_unit(kind, fs):
+    return fs.get("unit") or _UNIT_TARGET.get(kind)
 
 
 def _factor(kind: str, unit: str, field_spec: dict, spec: dict):
@@ -137,6 +146,11 @@ def map_headers(df: pd.DataFrame, *, headers=None):
             report.append({"header": col, "field": field, "unit": None, "factor": None, "note": ""})
             continue
         note = ""
+        if unit == "=":
+            renames[col] = field
+            taken[field] = col
+            report.append({"header": col, "field": field, "unit": _canonical_unit(kind, fs), "factor": 1.0, "note": ""})
+            continue
         if unit is None or unit == "":
             if had_unit and unit == "":
                 unit = None
@@ -144,9 +158,9 @@ def map_headers(df: pd.DataFrame, *, headers=None):
             if default is None:
                 findings.append(table_finding(
                     kind="header", check="header_unit_missing", severity="error", column=str(col),
-                    reason_zh=f"表头“{col}”未注明单位（如 元 或 万元），该列未使用",
-                    reason_en=f"header {col!r} does not say its unit (e.g. 元 or 万元); the column is not used — "
-                              f"rename it, e.g. {col}（万元）"))
+                    reason_zh=f"表头“{col}”未注明单位（如 {_EXAMPLE_UNITS.get(kind, '万元')}），该列未使用",
+                    reason_en=f"header {col!r} does not say its unit (e.g. {_EXAMPLE_UNITS.get(kind, '万元')}); the column is "
+                              f"not used — rename it, e.g. {col}（{_EXAMPLE_UNITS.get(kind, '万元').split()[-1]}）"))
                 report.append({"header": col, "field": None, "unit": None, "factor": None, "note": "unit not given: column not used"})
                 continue
             unit, note = default, f"unit not in header: {default} assumed ({fs.get('default_source', 'headers.yaml default')})"

@@ -248,21 +248,32 @@ def _landuse_condition(frame, want):
 
 
 def _table_threshold(frame: pd.DataFrame, rule: Rule, pack: RulePack):
-    """Per-parcel threshold from a pack table: (values, key_missing mask, table_has_no_value mask)."""
+    """Per-parcel threshold from a pack table: (values, key_missing, no_value, why_no_value).
+
+    ``key_missing``: the parcel lacks a key the table needs (-> missing). ``no_value``: the table has
+    no value for the case, or a pack parameter it needs is not set (-> n/a, reported once).
+    """
     spec = rule.threshold
     table = pack.tables[spec["table"]]
     keymap = spec.get("key") or {}
     n = len(frame)
     rows = pd.DataFrame(table.get("rows") or [])
+    if not rows.empty and "value" in rows.columns:
+        rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+        rows = rows[rows["value"].notna()]
+    if rows.empty or "value" not in rows.columns:
+        return (np.full(n, np.nan), np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+                f"table {spec['table']} has no values yet (a planner fills them from the cited source)")
     key_missing = np.zeros(n, dtype=bool)
     left = pd.DataFrame(index=range(n))
     for tcol, src in keymap.items():
         if isinstance(src, str) and src.startswith("param:"):
             p = pack.parameters.get(src[6:], {})
             val = p.get("value") if isinstance(p, dict) else p
-            left[tcol] = None if val is None else str(val)
             if val is None:
-                key_missing[:] = True
+                return (np.full(n, np.nan), np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+                        f"the pack parameter {src[6:]} is not set (a planner sets it in {Path(pack.path).name})")
+            left[tcol] = str(val)
         elif src in frame.columns:
             v = frame[src].astype("object").map(str, na_action="ignore").to_numpy(dtype=object)
             left[tcol] = v
@@ -270,16 +281,13 @@ def _table_threshold(frame: pd.DataFrame, rule: Rule, pack: RulePack):
         else:
             left[tcol] = None
             key_missing[:] = True
-    if rows.empty or "value" not in rows.columns:
-        return np.full(n, np.nan), key_missing, ~key_missing
     rows = rows.copy()
     for tcol in keymap:
         rows[tcol] = rows[tcol].map(str, na_action="ignore")
-    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
     merged = left.merge(rows[[*keymap, "value"]].drop_duplicates(list(keymap)), on=list(keymap), how="left")
     thr = merged["value"].to_numpy(dtype="float64")
     no_value = ~key_missing & np.isnan(thr)
-    return thr, key_missing, no_value
+    return thr, key_missing, no_value, f"table {spec['table']} has no threshold for these cases yet (a planner fills it)"
 
 
 def _categorical(codes: np.ndarray, index) -> pd.Series:
@@ -300,10 +308,11 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
     value = frame[rule.metric].to_numpy(dtype="float64") if rule.metric in frame.columns else np.full(n, np.nan)
     findings = []
     if isinstance(rule.threshold, dict):
-        thr, key_missing, no_value = _table_threshold(frame, rule, pack)
+        thr, key_missing, no_value, why = _table_threshold(frame, rule, pack)
     else:
         thr = np.full(n, float(rule.threshold))
         key_missing = no_value = np.zeros(n, dtype=bool)
+        why = ""
     have = np.isfinite(value)
     cmp_thr = np.where(np.isfinite(thr), thr, 0.0)
     tol = _REL_TOL * np.maximum(np.abs(cmp_thr), 1.0)
@@ -332,19 +341,19 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
         m = unk & (codes == MISSING)
         findings.append(row_findings(
             frame, m, verdict="missing", **{**base, "severity": "warning", "column": key},
-            reason_zh=f"缺少 {key}，无法判断是否适用：{rule.name_zh}",
-            reason_en=f"{key} is missing, so it cannot be told whether the rule applies: {rule.name_en}"))
+            reason_zh=f"{key} 缺失或无法识别，无法判断是否适用：{rule.name_zh}",
+            reason_en=f"{key} is missing or unknown, so it cannot be told whether the rule applies: {rule.name_en}"))
     if rule.metric in METRICS:
         num_col, den_col = METRICS[rule.metric][:2]
         remaining = miss_data & ~cannot_tell
         for col in (num_col, den_col):
-            if col in _CAUSE_WORDS:
-                absent = remaining & ~np.isfinite(_den_values(frame, col))
+            if col in _CAUSE_WORDS:  # the measured area: absent, zero or below the minimum
+                absent = remaining & ~have
                 zh, en = _CAUSE_WORDS[col]
             else:
-                absent = remaining & (~np.isfinite(frame[col].to_numpy(dtype="float64")) if col in frame.columns else True)
+                vals = frame[col].to_numpy(dtype="float64") if col in frame.columns else np.full(n, np.nan)
+                absent = remaining & ~np.isfinite(vals)
                 zh, en = f"缺少 {col}", f"{col} is missing"
-            absent = np.asarray(absent, dtype=bool) & remaining
             findings.append(row_findings(
                 frame, absent, verdict="missing", **{**base, "severity": "warning", "column": col},
                 reason_zh=f"{zh}，无法检查：{rule.name_zh}", reason_en=f"{en}: cannot check {rule.name_en}"))
@@ -363,14 +372,9 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
     if n_no_value:
         findings.append(table_finding(
             kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n_no_value), source=rule.source,
-            reason_zh=f"规则表 {rule.threshold['table']} 中没有适用的阈值（待规划人员填写），{n_no_value} 宗地记为 n/a",
-            reason_en=f"table {rule.threshold['table']} has no threshold for these cases yet (a planner fills it): "
-                      f"{n_no_value} parcels marked n/a"))
+            reason_zh=f"无可用阈值（{why}），{n_no_value} 宗地记为 n/a：{rule.name_zh}",
+            reason_en=f"no threshold: {why}; {n_no_value} parcels marked n/a for {rule.name_en}"))
     return verdict, concat_findings(findings)
-
-
-def _den_values(frame, col):
-    return frame[col].to_numpy(dtype="float64") if col in frame.columns else np.full(len(frame), np.nan)
 
 
 def _metric_zh(metric):
