@@ -63,7 +63,7 @@ def open_raster(path, *, what: str | None = None):
         ds = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise InputError(f"{name} is not a raster GDAL can read ({first}): give a GeoTIFF") from None
+        raise InputError(f"{name} is not a raster GDAL can read ({first.rstrip('.')}): give a GeoTIFF") from None
     if ds.count == 0 or ds.width == 0 or ds.height == 0:
         ds.close()
         raise InputError(f"{name} has no raster bands (is it a vector file?): give a GeoTIFF")

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STATS = ("mean", "min", "max", "count")
 CHUNK = 2048
-QUANTILE_CELLS = 16_000_000
+QUANTILE_CELLS = 8_000_000
 _HIST_BINS = 65_536
 _SIMPLE = ("mean", "min", "max", "std", "median", "count", "sum")
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
