@@ -32,6 +32,7 @@ def cli(ctx, debug, verbose, quiet):
 
 # subcommands register themselves on ``cli`` when imported
 from . import areas  # noqa: E402,F401
+from . import maps  # noqa: E402,F401
 from . import audit  # noqa: E402,F401
 from . import raster  # noqa: E402,F401
 

@@ -108,8 +108,11 @@
     var feats = decode(D.geom), S = D.style, renderer = PG.renderer();
     var group = L.featureGroup(), drawn = 0;
     var fillIdx = S.fill_idx, outline = S.outline, label = D.label ? D.cols[D.label] : null;
-    for (var i = 0; i < feats.length; i++) {
-      var ft = feats[i];
+    var order = [];  /* outlined features last, so their outline is not painted over by neighbours */
+    for (var j = 0; j < feats.length; j++) if (!(outline && outline.flags[j])) order.push(j);
+    if (outline) for (j = 0; j < feats.length; j++) if (outline.flags[j]) order.push(j);
+    for (var n = 0; n < order.length; n++) {
+      var i = order[n], ft = feats[i];
       if (!ft) continue;
       var colour = S.palette[fillIdx ? fillIdx[i] : 0];
       var o = {renderer: renderer, color: S.stroke || colour, weight: S.weight, opacity: S.opacity,
