@@ -265,6 +265,9 @@ def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None
         if len(bad):
             log.info("%d invalid zone geometries measured after make_valid", len(bad))
             geoms_px[bad] = shapely.make_valid(geoms_px[bad])
+        coll = todo[shapely.get_type_id(geoms_px[todo]) == 7]
+        if len(coll):  # keep the polygons of a geometry collection
+            geoms_px[coll] = [_polygonal(g) for g in geoms_px[coll]]
         bounds = shapely.bounds(geoms_px[todo]) if len(todo) else np.zeros((0, 4))
         r0 = np.clip(np.floor(bounds[:, 1]), 0, ds.height).astype(int)
         r1 = np.clip(np.ceil(bounds[:, 3]), 0, ds.height).astype(int)
@@ -273,7 +276,7 @@ def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None
         order = np.lexsort((c0, r0))  # neighbouring zones one after another: GDAL's cache serves them
         for k, j in enumerate(order):
             i = todo[j]
-            if r0[j] >= r1[j] or c0[j] >= c1[j]:
+            if r0[j] >= r1[j] or c0[j] >= c1[j] or geoms_px[i] is None:
                 continue
             win = (r0[j], r1[j], c0[j], c1[j])
             acc = _accumulate(ds, b, crs, t, geoms_px[i], win, cond, bool(qnames))

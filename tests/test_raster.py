@@ -360,3 +360,16 @@ def test_clip_and_reproject(tmp_path):
         assert ds.res == (20.0, 20.0) and ds.read(1)[0, 0] == pytest.approx(z[:2, :2].mean())
     with pytest.raises(InputError, match="in degrees"):
         R.reproject(src, tmp_path / "bad.tif", dst_crs="EPSG:4490", resolution=10)
+
+
+def test_collections_and_bow_ties_are_measured_by_their_polygons(step_raster):
+    from shapely.geometry import GeometryCollection, LineString
+
+    zones = gpd.GeoDataFrame(geometry=[
+        GeometryCollection([box(X0 + 10, Y0 - 30, X0 + 35, Y0 - 20), LineString([(X0, Y0 - 5), (X0 + 50, Y0 - 5)])]),
+        Polygon([(X0, Y0), (X0 + 40, Y0 - 40), (X0 + 40, Y0), (X0, Y0 - 40)]),  # self-crossing bow tie
+    ], crs="EPSG:4544")
+    out = R.zonal_stats(step_raster, zones, stats="mean,count", where="<15")
+    assert out["count"].tolist() == pytest.approx([2.5, 8.0])
+    assert out["where_area_m2"].tolist() == pytest.approx([250.0, 800.0], rel=1e-6)
+    assert out["finding"].isna().all()
