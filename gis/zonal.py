@@ -245,6 +245,9 @@ def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None
     with raster_env(), open_raster(raster_path) as ds:
         crs = raster_crs(ds)
         b = choose_band(ds, band)
+        units = ds.tags().get("units")
+        if units and where is not None:
+            log.info("%s holds %s: the condition %r is read in those units", raster_path.name, units, where)
         geoms = np.asarray(zones_in_raster_crs(zones_gdf, crs, raster_name=raster_path.name).values, dtype=object)
         t = ds.transform
         inv = ~t
@@ -307,7 +310,7 @@ def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None
             out["where_area_m2"] = np.where(s_valid > 0, areas * data_share * out["where_share"].to_numpy(), np.nan)
             out["where_area_mu"] = m2_to_mu(out["where_area_m2"])
     out["finding"] = findings
-    out.attrs.update(raster=raster_path.name, band=b, where=where)
+    out.attrs.update(raster=raster_path.name, band=b, where=where, units=units)
     n_find = int(pd.notna(out["finding"]).sum())
     if n_find:
         log.info("%d of %d zones have a finding (see the finding column)", n_find, n)

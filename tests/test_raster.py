@@ -21,6 +21,9 @@ from gis.area import area_m2
 from gis.errors import CRSError, InputError, OutputExistsError
 from gis.zonal import coverage_fractions, parse_where
 
+# rasterio 1.4 itself still composes Affine with `*`, which affine 3 flags as pending deprecation
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
+
 X0, Y0 = 500_000.0, 4_050_000.0  # EPSG:4544 (CGCS2000 GK 105°E): on the central meridian, near 36.6°N
 WGS84 = Geod(ellps="WGS84")
 

@@ -14,6 +14,9 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
+# rasterio 1.4 itself still composes Affine with `*`, which affine 3 flags as pending deprecation
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
+
 X0, Y0 = 500_000.0, 4_050_000.0
 
 

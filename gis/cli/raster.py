@@ -66,7 +66,7 @@ def hillshade_cmd(dem, out, azimuth, altitude, band, overwrite):
     console.print(f"wrote hillshade to {out}")
 
 
-def _read_zones(path, layer, crs, encoding, what="ZONES"):
+def _read_zones(path, layer, crs, encoding):
     return read_layer(resolve_layer(path), layer=layer, crs=crs, encoding=encoding)
 
 
@@ -107,7 +107,9 @@ def zonal_cmd(raster_path, zones, band, stats, where, id_field, out, layer, crs,
         write_layer(table, out, overwrite=overwrite, inputs=[raster_path, resolve_layer(zones)])
         console.print(f"wrote statistics of {len(table)} zones to {out}")
     else:
-        print_frame(table, title=f"{click.format_filename(raster_path)} by zone" + (f", where {where}" if where else ""))
+        units = result.attrs.get("units")
+        print_frame(table, title=f"{click.format_filename(raster_path)} by zone" + (f" ({units})" if units else "")
+                    + (f", where {where}" if where else ""))
     n_find = int(table["finding"].notna().sum())
     if n_find:
         console.print(f"{n_find} of {len(table)} zones have a finding (see the finding column)")
