@@ -238,6 +238,6 @@ def zones_in_raster_crs(zones, crs: CRS, *, raster_name: str = "the raster", zon
     geoms = zones.geometry if hasattr(zones, "geometry") else zones
     if zcrs.equals(crs):
         return geoms
-    log.warning("%s are in %s and %s in %s: zones reprojected to the raster's CRS",
-             zones_name, zcrs.to_string(), raster_name, crs.to_string())
+    log.warning("%s in %s reprojected to the raster's CRS, %s of %s",
+                zones_name, zcrs.to_string(), crs.to_string(), raster_name)
     return geoms.to_crs(crs)
