@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .findings import concat_findings, row_findings
-from .intensity import (DECLARED_TOLERANCE_PCT, MIN_AREA_M2, area_findings, indicator_notes,
+from .intensity import (DECLARED_TOLERANCE_PCT, MIN_AREA_M2, _group_codes, area_findings, indicator_notes,
                         parcel_metrics, summarise)
 from .parcels import check_values, map_headers
 from .rules import (VERDICTS, RulePack, evaluate_rule, evaluate_score, evaluate_summary_rule, load_packs,
@@ -110,6 +110,10 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
         parts.append(zone_findings)
     frame, f_values = check_values(frame, headers=headers)
     parts.append(f_values)
+    by_levels = [by] if isinstance(by, str) else list(by or [])
+    for level in ("park_id", "zone_id", "phase", *by_levels):  # group keys: factorised once, reused by every summary
+        if level in frame.columns and not isinstance(frame[level].dtype, pd.CategoricalDtype):
+            frame[level] = frame[level].astype("category")
     frame = parcel_metrics(frame, min_area_m2=min_area_m2)
     parts.append(area_findings(frame, min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct))
 
@@ -132,13 +136,12 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
     new_cols["verdict"] = overall_verdict(verdicts, frame.index)
     frame = pd.concat([frame, pd.DataFrame(new_cols, index=frame.index)], axis=1)
 
-    by_levels = [by] if isinstance(by, str) else list(by or [])
     summary = summarise(frame, levels=("park_id", "zone_id"), by=by_levels, min_area_m2=min_area_m2)
     summary = _summary_verdicts(frame, summary, packs, parts, min_area_m2)
 
+    findings = concat_findings(parts, ids=frame)
     row = frame.pop("_row").to_numpy() + 1 if "_row" in frame.columns else np.arange(1, len(frame) + 1)
     frame.insert(0, "row", row)
-    findings = concat_findings(parts)
     if len(findings):
         findings["row"] = findings["row"] + 1  # 1 = first parcel of the input
     result = gpd.GeoDataFrame(frame, geometry=frame.geometry.name, crs=parcels.crs)
@@ -187,7 +190,7 @@ def _count_per_group(frame, summary, mask):
         if level == "all":
             out[rows] = int(mask.sum())
             continue
-        keys = frame[level].astype("object").where(frame[level].notna(), "(none)")
-        counts = pd.Series(mask, index=frame.index).groupby(keys.to_numpy(), sort=False).sum()
+        codes, groups = _group_codes(frame, level)
+        counts = pd.Series(np.bincount(codes, weights=mask, minlength=len(groups)).astype(np.int64), index=groups)
         out[rows] = counts.reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object")).fillna(0).to_numpy()
     return out

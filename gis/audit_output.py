@@ -3,7 +3,7 @@
 ``.xlsx`` gets a sheet per table (parcels, summary, findings, rules, indicators, columns); ``.gpkg`` a
 layer per table (parcels with geometry); ``.md`` and ``.html`` a section per table. Single-table
 formats (``.csv``, ``.parquet``, ``.geojson``) hold the parcels, and the other tables go beside it as
-``<stem>.<table>.csv``. Every file is written atomically; nothing is written when any target exists
+``<stem>.<table>.csv`` (``<stem>.<table>.parquet`` beside a Parquet file, for millions of findings). Every file is written atomically; nothing is written when any target exists
 without ``overwrite``.
 """
 
@@ -38,6 +38,13 @@ def _plain_types(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_TABLES = ("summary", "findings", "rules", "indicators", "columns")
+
+
+def _side_suffix(suffix: str) -> str:
+    return ".parquet" if suffix in (".parquet", ".geoparquet") else ".csv"
+
+
 def audit_outputs(path) -> list[Path]:
     """Every file :func:`write_audit` would write for ``path``."""
     path = Path(path)
@@ -45,7 +52,7 @@ def audit_outputs(path) -> list[Path]:
     if suffix in _MULTI:
         return [path]
     if suffix in _SINGLE:
-        return [path, *(path.with_name(f"{path.stem}.{t}.csv") for t in ("summary", "findings", "rules", "indicators"))]
+        return [path, *(path.with_name(f"{path.stem}.{t}{_side_suffix(suffix)}") for t in _TABLES)]
     raise InputError(f"cannot write an audit to {suffix or 'a file without an extension'}: "
                      f"use .xlsx, .gpkg, .csv, .parquet, .geojson, .md or .html")
 
@@ -58,28 +65,39 @@ def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Pat
         existing = [p for p in targets if p.exists()]
         if existing:
             raise OutputExistsError(f"{existing[0]} exists: pass --overwrite to replace it, or choose another name")
-    tables = {name: _plain_types(t) for name, t in result.tables().items()}
     suffix = path.suffix.lower()
+    parquet = suffix in (".parquet", ".geoparquet")
+    # Parquet keeps categoricals (dictionary-encoded); other writers get plain text
+    tables = {name: (t if parquet else _plain_types(t)) for name, t in result.tables().items()}
     if suffix == ".xlsx":
         big = {n: len(t) for n, t in tables.items() if len(t) > XLSX_MAX_ROWS}
         if big:
             name, n = next(iter(big.items()))
             raise InputError(f"the {name} table has {n:,} rows, more than a worksheet holds: write .gpkg, .parquet or .csv")
+    if suffix in (".xlsx", ".md", ".html"):
         tables["parcels"] = pd.DataFrame(tables["parcels"].drop(columns=tables["parcels"].geometry.name))
     if suffix in _MULTI:
-        if suffix in (".md", ".html"):
-            tables["parcels"] = pd.DataFrame(tables["parcels"].drop(columns=tables["parcels"].geometry.name))
         write_tables(path, tables, overwrite=overwrite, inputs=inputs)
         return [path]
-    parcels = tables.pop("parcels")
-    if suffix == ".csv" or not isinstance(parcels, gpd.GeoDataFrame):
-        write_layer(parcels, path, overwrite=overwrite, inputs=inputs)
-    else:
-        write_layer(parcels, path, overwrite=overwrite, inputs=inputs)
+    write_layer(tables.pop("parcels"), path, overwrite=overwrite, inputs=inputs)
     written = [path]
     for name, table in tables.items():
-        side = path.with_name(f"{path.stem}.{name}.csv")
+        side = path.with_name(f"{path.stem}.{name}{_side_suffix(suffix)}")
+        if parquet:
+            table = _parquet_safe(table)
         write_layer(table, side, overwrite=overwrite, inputs=inputs)
         written.append(side)
     log.info("wrote %s", ", ".join(str(p) for p in written))
     return written
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding mixed types (numbers and text) as text, which Parquet requires."""
+    out = frame
+    for c in frame.columns:
+        if frame[c].dtype == object:
+            kinds = {type(v) for v in frame[c].dropna().head(10_000)}
+            if len(kinds) > 1:
+                out = out.copy() if out is frame else out
+                out[c] = frame[c].map(lambda v: None if v is None else str(v))
+    return out

@@ -123,7 +123,7 @@ def area_findings(frame: pd.DataFrame, *, min_area_m2: float = MIN_AREA_M2,
             column="declared_area_mu", value=d, threshold=declared_tolerance_pct,
             reason_zh=f"申报面积与实测（椭球）面积相差超过 {declared_tolerance_pct:g}%（value 为相差百分比）",
             reason_en=f"declared area differs from the measured ellipsoidal area by more than {declared_tolerance_pct:g} % (value = difference in %)"))
-    return concat_findings(parts)
+    return concat_findings(parts, ids=frame)
 
 
 # ------------------------------------------------------------------------------------ aggregates
@@ -132,7 +132,11 @@ def _group_codes(frame: pd.DataFrame, level: str | None):
         return np.zeros(len(frame), dtype=np.int64), pd.Index(["(all)"], dtype="object")
     if level not in frame.columns:
         raise KeyError(level)
-    codes, uniques = pd.factorize(frame[level], sort=True, use_na_sentinel=True)
+    col = frame[level]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # codes are there already
+        codes, uniques = np.asarray(col.cat.codes, dtype=np.int64), pd.Index(col.cat.categories.astype(object), dtype="object")
+    else:
+        codes, uniques = pd.factorize(col, sort=True, use_na_sentinel=True)
     codes = codes.astype(np.int64)
     if (codes < 0).any():  # parcels without a value of the level form their own group
         codes = np.where(codes < 0, len(uniques), codes)
@@ -141,9 +145,10 @@ def _group_codes(frame: pd.DataFrame, level: str | None):
 
 
 def _sum(codes, values, n, mask=None):
+    """Σ of the finite values per group (NaN counts as nothing, never as a 0 parcel)."""
     v = np.asarray(values, dtype="float64")
     ok = np.isfinite(v) if mask is None else (np.isfinite(v) & mask)
-    return np.bincount(codes[ok], weights=v[ok], minlength=n)
+    return np.bincount(codes, weights=np.where(ok, v, 0.0), minlength=n)
 
 
 def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None,

@@ -5,8 +5,9 @@ codes (``1001``, ``100101``, ``1101`` …) are looked up in ``gis/data/landuse_c
 may also be written as its Chinese name (``二类工业用地``). Sub-codes not listed inherit from their
 parent (``M21`` → ``M2``, ``10010101`` → ``100101``).
 
->>> classify_landuse(["M2", "100101", "二类工业用地", "B1", "X9", None])[["landuse_gb", "is_industrial", "landuse_known"]].values.tolist()
-[['M2', True, True], ['M1', True, True], ['M2', True, True], ['B1', False, True], [None, <NA>, False], [None, <NA>, True]]
+>>> lu = classify_landuse(["M2", "100101", "二类工业用地", "B1", "X9", None])
+>>> lu["landuse_gb"].tolist()[:4], lu["is_industrial"].tolist()[:4], lu["landuse_known"].tolist()
+(['M2', 'M1', 'M2', 'B1'], [True, True, True, False], [True, True, True, True, False, True])
 """
 
 from __future__ import annotations
@@ -62,12 +63,15 @@ def normalise_codes(values) -> pd.Series:
 
     A code with a name glued on (``"M2 二类工业用地"``, ``"100101一类工业用地"``) keeps the code.
     """
-    s = pd.Series(values, dtype="object")
-    text = s.astype("string").str.normalize("NFKC").str.strip().str.upper()
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype="object")
+    cat = pd.Categorical(s.astype(object))  # work on the distinct values only
+    text = pd.Series(cat.categories, dtype="object").map(str).str.normalize("NFKC").str.strip().str.upper()
     code = text.str.extract(r"^([A-Z]\d{0,3}|\d{2,8})(?![A-Z0-9])", expand=False)
-    out = code.fillna(text.str.replace(" ", "", regex=False))
-    out = out.where(text.notna() & text.ne(""), None)
-    return out.astype("object").where(out.notna(), None)
+    norm = code.where(code.notna(), text.str.replace(" ", "", regex=False))
+    norm = norm.where(text.ne(""), None)
+    per_cat = np.append(norm.to_numpy(dtype=object), None)
+    out = per_cat[np.asarray(cat.codes)]
+    return pd.Series(out, index=s.index if isinstance(values, pd.Series) else None, dtype="object")
 
 
 def classify_landuse(values, *, path=None) -> pd.DataFrame:
@@ -94,19 +98,24 @@ def classify_landuse(values, *, path=None) -> pd.DataFrame:
     hit = found[take]  # take == -1 picks the last slot (False)
 
     def col(name):
-        arr = np.append(table[name].to_numpy(dtype=object), None)
-        res = arr[take]
-        res[~hit] = None
-        return pd.Series(res, index=codes.index, dtype="object")
+        """Per-row values as a categorical, built from one value per distinct written code."""
+        per_code = pd.Categorical(np.where(found[:-1], table[name].to_numpy(dtype=object), None))
+        row_codes = np.append(np.asarray(per_code.codes), -1)[take]
+        return pd.Series(pd.Categorical.from_codes(row_codes, categories=per_code.categories), index=codes.index)
+
+    ind_per_code = np.append(table["is_industrial"].to_numpy(dtype=object), None)
+    ind_values = ind_per_code[take]
+    ind_values[~hit] = None
 
     out = pd.DataFrame(index=codes.index)
-    out["landuse_code"] = codes
+    out["landuse_code"] = pd.Series(written, index=codes.index)
     out["landuse_gb"] = col("gb50137_code")
     out["landuse_2023"] = col("code_2023")
-    out["landuse_name_zh"] = col("gb50137_name_zh").where(lambda s: s.notna(), col("name_2023_zh"))
+    zh = col("gb50137_name_zh").astype("object")
+    out["landuse_name_zh"] = zh.where(zh.notna(), col("name_2023_zh").astype("object")).astype("category")
     out["landuse_name_en"] = col("name_en")
     out["landuse_category"] = col("category")
-    out["is_industrial"] = col("is_industrial").astype("boolean")
+    out["is_industrial"] = pd.array(ind_values, dtype="boolean")
     out["landuse_known"] = hit | blank
     return out
 

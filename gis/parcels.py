@@ -235,8 +235,8 @@ def check_values(df: pd.DataFrame, *, headers=None):
             s = out[field]
             if pd.api.types.is_float_dtype(s):  # ids read as numbers: 1.0 -> "1"
                 s = s.astype("Int64") if (s.dropna() % 1 == 0).all() else s
-            s = s.astype("string").str.strip()
-            out[field] = s.mask(s.eq("")).astype("object").where(s.notna() & s.ne(""), None)
+            s = s.astype("str").str.strip()  # text stays a (pyarrow) string column: fast to filter and write
+            out[field] = s.mask(s.eq(""))
     findings.extend(_check_ids(out))
     findings.extend(_check_status(out, spec))
     lu = classify_landuse(out["land_use"] if "land_use" in out.columns else pd.Series([None] * len(out), index=out.index))
@@ -262,7 +262,7 @@ def check_values(df: pd.DataFrame, *, headers=None):
         findings.append(row_findings(
             out, no_zone, kind="data", check="outside_zones", severity="warning", column="zone_id",
             reason_zh="宗地不在任何片区内（无片区编号）", reason_en="parcel lies outside every zone (no zone_id)"))
-    return out, concat_findings(findings)
+    return out, concat_findings(findings, ids=out)
 
 
 def _check_ids(out: pd.DataFrame):
@@ -294,7 +294,7 @@ def _check_status(out: pd.DataFrame, spec: dict):
     lookup = np.array(mapped_cats + [None], dtype=object)
     canon = lookup[codes]
     unknown = (codes >= 0) & pd.isna(canon)
-    out["status"] = canon
+    out["status"] = pd.Categorical(canon, categories=list(STATUSES))
     if unknown.any():
         return [row_findings(out, unknown, kind="data", check="unknown_status", severity="error", column="status",
                              raw=written.to_numpy(dtype=object),

@@ -215,15 +215,27 @@ def applies_mask(frame: pd.DataFrame, applies_to: dict):
             if key not in frame.columns:
                 yes, unk = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
             else:
-                col = frame[key]
-                wants = [str(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
-                unk = col.isna().to_numpy()
-                yes = col.astype("object").map(str, na_action="ignore").isin(wants).to_numpy() & ~unk
+                wants = {str(w) for w in (want if isinstance(want, (list, tuple)) else [want])}
+                yes, unk = _in_values(frame[key], wants)
         unknown_cols[key] = unk & applies
         applies &= yes | unk
         unknown |= unk
     cannot_tell = applies & unknown
     return applies & ~unknown, cannot_tell, unknown_cols
+
+
+def _as_text_codes(col: pd.Series):
+    """(category codes, category texts) of a column, each value as text; -1 = missing. Vectorised."""
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col)
+    cat = cat.array if isinstance(cat, pd.Series) else cat
+    return np.asarray(cat.codes), [str(c) for c in cat.categories]
+
+
+def _in_values(col: pd.Series, wants: set):
+    """(value in wants, value missing) as boolean arrays, one test per distinct value."""
+    codes, texts = _as_text_codes(col)
+    hit = np.array([t in wants for t in texts] + [False], dtype=bool)
+    return hit[codes], codes < 0
 
 
 def _landuse_condition(frame, want):
@@ -275,17 +287,23 @@ def _table_threshold(frame: pd.DataFrame, rule: Rule, pack: RulePack):
                         f"the pack parameter {src[6:]} is not set (a planner sets it in {Path(pack.path).name})")
             left[tcol] = str(val)
         elif src in frame.columns:
-            v = frame[src].astype("object").map(str, na_action="ignore").to_numpy(dtype=object)
-            left[tcol] = v
-            key_missing |= pd.isna(v)
+            codes, texts = _as_text_codes(frame[src])
+            left[tcol] = pd.Categorical.from_codes(codes, categories=pd.Index(texts, dtype="object")) if texts else None
+            key_missing |= codes < 0
         else:
             left[tcol] = None
             key_missing[:] = True
     rows = rows.copy()
     for tcol in keymap:
         rows[tcol] = rows[tcol].map(str, na_action="ignore")
-    merged = left.merge(rows[[*keymap, "value"]].drop_duplicates(list(keymap)), on=list(keymap), how="left")
-    thr = merged["value"].to_numpy(dtype="float64")
+    table_keys = pd.MultiIndex.from_frame(rows[list(keymap)].astype("object")) if len(keymap) > 1 else pd.Index(rows[next(iter(keymap))])
+    values = pd.Series(rows["value"].to_numpy(), index=table_keys)
+    values = values[~values.index.duplicated()]
+    # one lookup per distinct combination of keys, then a vectorised take
+    combo = left.astype("object")
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(combo) if len(keymap) > 1 else combo.iloc[:, 0])
+    looked = values.reindex(uniques).to_numpy(dtype="float64") if len(uniques) else np.array([])
+    thr = np.where(codes >= 0, np.append(looked, np.nan)[codes], np.nan)
     no_value = ~key_missing & np.isnan(thr)
     return thr, key_missing, no_value, f"table {spec['table']} has no threshold for these cases yet (a planner fills it)"
 
@@ -374,7 +392,7 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
             kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n_no_value), source=rule.source,
             reason_zh=f"无可用阈值（{why}），{n_no_value} 宗地记为 n/a：{rule.name_zh}",
             reason_en=f"no threshold: {why}; {n_no_value} parcels marked n/a for {rule.name_en}"))
-    return verdict, concat_findings(findings)
+    return verdict, concat_findings(findings, sort=False)
 
 
 def _metric_zh(metric):
@@ -487,7 +505,7 @@ def evaluate_score(frame: pd.DataFrame, score: Score, *, min_area_m2: float):
         source=score.source, reason_zh=f"评价所需数据缺失（{', '.join(m for m, *_ in used)}），无法评价：{score.name_zh}",
         reason_en=f"data for the evaluation is missing ({', '.join(m for m, *_ in used)}): cannot rank {score.name_en}"))
     return (pd.Series(value, index=frame.index, name=f"score:{score.id}"),
-            pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts), notes)
+            pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts, sort=False), notes)
 
 
 def overall_verdict(verdicts: list[pd.Series], index) -> pd.Series:
