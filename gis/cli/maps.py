@@ -46,7 +46,7 @@ def map_cmd(inputs, spec, out, offline, basemap, png, title, overwrite, crs, lay
     from ..errors import InputError
     from ..io import read_layer
     from ..webmap import render_map, save_map
-    from ..webmap.png import ChromiumNotFound, screenshot
+    from ..webmap.png import screenshot
     from ..webmap.spec import load_spec
 
     if not inputs and not spec:
@@ -69,14 +69,10 @@ def map_cmd(inputs, spec, out, offline, basemap, png, title, overwrite, crs, lay
     n = sum(len(g) for _, g, _ in m.parkgis_frames)
     console.print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {n} features, "
                   f"{'offline' if offline else 'online'})")
-    if png:
-        try:
-            target = out.with_suffix(".png")
-            screenshot(out, target, overwrite=overwrite, offline=offline)
-            console.print(f"wrote {target}")
-        except ChromiumNotFound as exc:
-            err_console.print(f"parkgis: error: {exc}", markup=False, soft_wrap=True)
-            raise click.exceptions.Exit(2) from None
+    if png:  # without Chromium: ChromiumNotFound, one line and exit 2 (the page is written already)
+        target = out.with_suffix(".png")
+        screenshot(out, target, overwrite=overwrite, offline=offline)
+        console.print(f"wrote {target}")
 
 
 @cli.command("briefing")

@@ -83,8 +83,11 @@ class CompactLayer(folium.map.Layer):
     """A layer drawn by ``parkgis.js`` from its compact payload (one ``L.FeatureGroup`` on a shared canvas)."""
 
     _template = Template("""
+        {% macro html(this, kwargs) %}
+        <script type="application/json" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
+        {% endmacro %}
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = parkgis.layer({{ this.payload }});
+        var {{ this.get_name() }} = parkgis.layer(JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent));
         {% endmacro %}
     """)
 
@@ -342,7 +345,7 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
     m.parkgis_spec = spec
     root = m.get_root()
     root.header.add_child(Element(_ERRORS_JS), name="parkgis_errors", index=0)
-    root.title = f"{spec['title']['zh']} {spec['title']['en']}".strip()
+    root.title = html.escape(f"{spec['title']['zh']} {spec['title']['en']}".strip())
     root.html.add_child(Element(_runtime_html()), name="parkgis_runtime")
     _add_basemap(m, basemap)
 

@@ -127,9 +127,25 @@ def _categorical(gdf, st: dict):
     return palette, codes.tolist(), legend
 
 
-def _classed(gdf, st: dict):
+def _classify(y: np.ndarray, scheme: str, k: int, column: str):
+    """Upper class bounds and the class of each value (right-closed, as mapclassify).
+
+    Quantiles are computed here with numpy exactly as ``mapclassify.Quantiles`` does (importing
+    mapclassify pulls in scipy, seconds on a cold start); every other scheme goes to mapclassify.
+    """
+    if scheme.lower() == "quantiles":
+        bins = np.unique(np.percentile(y, np.linspace(0, 100, k + 1)[1:]))
+        return bins, np.searchsorted(bins, y, side="left")
     import mapclassify
 
+    try:
+        cls = mapclassify.classify(y, scheme, k=k)
+    except Exception as exc:  # unknown scheme names and degenerate inputs
+        raise InputError(f"cannot classify {column!r} with {scheme!r}: {exc}; use Quantiles or NaturalBreaks") from None
+    return np.asarray(cls.bins), np.asarray(cls.yb)
+
+
+def _classed(gdf, st: dict):
     column = st.get("column")
     if not column or column not in gdf.columns:
         raise InputError(f"classed style needs 'column:' naming a numeric field of the layer (got {column!r})")
@@ -150,13 +166,8 @@ def _classed(gdf, st: dict):
             bins = np.array([uniq.max()])
             idx[ok] = 0
         else:
-            try:
-                cls = mapclassify.classify(y[ok], scheme, k=k_eff)
-            except Exception as exc:  # unknown scheme names and degenerate inputs
-                raise InputError(f"cannot classify {column!r} with {scheme!r}: {exc}; use Quantiles or "
-                                 "NaturalBreaks") from None
-            bins = np.asarray(cls.bins)
-            idx[ok] = np.asarray(cls.yb)
+            bins, yb = _classify(y[ok], scheme, k_eff, column)
+            idx[ok] = yb
         n = len(bins)
         steps = np.linspace(0, len(ramp) - 1, n).round().astype(int) if n > 1 else [len(ramp) // 2]
         palette = [ramp[s] for s in steps]

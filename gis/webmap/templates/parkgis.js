@@ -6,6 +6,7 @@
   'use strict';
   var PG = window.parkgis = window.parkgis || {};
   PG.layers = [];
+  PG.CHUNK = 256;  /* features per canvas path: small paths fill fast, few paths add fast */
 
   function bytes(b64) {
     var bin = atob(b64), n = bin.length, out = new Uint8Array(n);
@@ -103,9 +104,129 @@
     return PG._canvas;
   };
 
+
+  /* ---- bulk polygons: one canvas path per style class, hover/click found with a grid index ---- */
+  function ringContains(ring, x, y) {
+    var inside = false;
+    for (var a = 0, b = ring.length - 1; a < ring.length; b = a++) {
+      var xa = ring[a].lng, ya = ring[a].lat, xb = ring[b].lng, yb = ring[b].lat;
+      if (((ya > y) !== (yb > y)) && (x < (xb - xa) * (y - ya) / (yb - ya) + xa)) inside = !inside;
+    }
+    return inside;
+  }
+  function featureContains(ft, x, y) {
+    for (var p = 0; p < ft.parts.length; p++) {
+      var rings = ft.parts[p], inside = false;
+      for (var r = 0; r < rings.length; r++) if (ringContains(rings[r], x, y)) inside = !inside;
+      if (inside) return true;
+    }
+    return false;
+  }
+  function gridIndex(feats) {
+    var n = feats.length, bb = new Float64Array(n * 4), x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, i;
+    for (i = 0; i < n; i++) {
+      var ft = feats[i], a = Infinity, b = Infinity, c = -Infinity, d = -Infinity;
+      if (ft) for (var p = 0; p < ft.parts.length; p++) {
+        var ring = ft.parts[p][0];
+        for (var k = 0; k < ring.length; k++) {
+          var ll = ring[k];
+          if (ll.lng < a) a = ll.lng; if (ll.lng > c) c = ll.lng;
+          if (ll.lat < b) b = ll.lat; if (ll.lat > d) d = ll.lat;
+        }
+      }
+      bb[4 * i] = a; bb[4 * i + 1] = b; bb[4 * i + 2] = c; bb[4 * i + 3] = d;
+      if (a < x0) x0 = a; if (b < y0) y0 = b; if (c > x1) x1 = c; if (d > y1) y1 = d;
+    }
+    var side = Math.max(1, Math.ceil(Math.sqrt(n / 2))), w = (x1 - x0) / side || 1e-9, h = (y1 - y0) / side || 1e-9;
+    var cells = new Array(side * side);
+    function cell(v, o, s) { return Math.min(side - 1, Math.max(0, Math.floor((v - o) / s))); }
+    for (i = 0; i < n; i++) {
+      if (!feats[i]) continue;
+      var ca = cell(bb[4 * i], x0, w), cc = cell(bb[4 * i + 2], x0, w), cb = cell(bb[4 * i + 1], y0, h), cd = cell(bb[4 * i + 3], y0, h);
+      for (var cx = ca; cx <= cc; cx++) for (var cy = cb; cy <= cd; cy++) {
+        var key = cy * side + cx;
+        (cells[key] || (cells[key] = [])).push(i);
+      }
+    }
+    return function (x, y) {
+      if (x < x0 || x > x1 || y < y0 || y > y1) return -1;
+      var list = cells[cell(y, y0, h) * side + cell(x, x0, w)] || [];
+      for (var m = list.length - 1; m >= 0; m--) {
+        var j = list[m];
+        if (x >= bb[4 * j] && x <= bb[4 * j + 2] && y >= bb[4 * j + 1] && y <= bb[4 * j + 3] && featureContains(feats[j], x, y)) return j;
+      }
+      return -1;
+    };
+  }
+  function bulkLayer(D, feats) {
+    var S = D.style, renderer = PG.renderer(), group = L.featureGroup(), outline = S.outline;
+    var classes = {}, chunks = {}, drawn = 0, order = [];
+    for (var i = 0; i < feats.length; i++) {
+      if (!feats[i]) continue;
+      var cls = (S.fill_idx ? S.fill_idx[i] : 0) + (outline && outline.flags[i] ? 'o' : '');
+      var bucket = chunks[cls] || (chunks[cls] = {k: 0, n: 0});
+      if (bucket.n >= PG.CHUNK) { bucket.k++; bucket.n = 0; }
+      var key = cls + ':' + bucket.k;
+      if (!classes[key]) { classes[key] = []; order.push(key); }
+      bucket.n++;
+      var parts = feats[i].parts;
+      for (var p = 0; p < parts.length; p++) classes[key].push(parts[p]);
+      drawn++;
+    }
+    function outlined(key) { return key.split(':')[0].slice(-1) === 'o'; }
+    order.sort(function (a, b) { return outlined(a) - outlined(b); });
+    order.forEach(function (key) {
+      var out = outlined(key), colour = S.palette[parseInt(key, 10)];
+      group.addLayer(L.polygon(classes[key], {renderer: renderer, interactive: false, noClip: true, fillColor: colour,
+        fillOpacity: S.fill_opacity, color: out ? outline.color : (S.stroke || colour),
+        weight: out ? outline.weight : S.weight, opacity: S.opacity}));
+    });
+    var find = gridIndex(feats), tip = L.tooltip({sticky: true, className: 'parkgis-tooltip'}), map = null, last = -1;
+    function move(e) {
+      var j = find(e.latlng.lng, e.latlng.lat);
+      if (j < 0) { if (last >= 0) { map.closeTooltip(tip); last = -1; } return; }
+      if (j !== last) { tip.setContent(table(D, D.tooltip, j)); last = j; }
+      tip.setLatLng(e.latlng);
+      if (!map.hasLayer(tip)) map.openTooltip(tip);
+    }
+    function click(e) {
+      var j = find(e.latlng.lng, e.latlng.lat);
+      if (j >= 0 && D.popup && D.popup.length) L.popup({maxWidth: 420}).setLatLng(e.latlng).setContent(table(D, D.popup, j)).openOn(map);
+    }
+    group.on('add', function () {
+      map = group._map;
+      if (D.tooltip && D.tooltip.length) map.on('mousemove', move);
+      map.on('click', click);
+    });
+    group.on('remove', function () { map.off('mousemove', move); map.off('click', click); map.closeTooltip(tip); last = -1; });
+    group._pgFind = find;
+    group._pgHover = function (j) {
+      var ft = feats[j];
+      if (!ft) return null;
+      var ring = ft.parts[0][0], x = 0, y = 0;
+      for (var k = 0; k < ring.length; k++) { x += ring[k].lng; y += ring[k].lat; }
+      var ll = L.latLng(y / ring.length, x / ring.length);
+      move({latlng: ll});
+      return ll;
+    };
+    group._pgDrawn = drawn;
+    return group;
+  }
+
   /* Build one layer (an L.FeatureGroup, not yet on the map) from its compact payload. */
   PG.layer = function (D) {
+    var t0 = performance.now();
     var feats = decode(D.geom), S = D.style, renderer = PG.renderer();
+    var t1 = performance.now();
+    var allPolygons = feats.every(function (f) { return !f || f.t === 2; });
+    if (allPolygons && (D.kind === 'parcels' || feats.length > 5000)) {
+      var bulk = bulkLayer(D, feats);
+      PG.timings = PG.timings || [];
+      PG.timings.push({start: Math.round(t0), kind: D.kind, n: feats.length, bulk: true, decode_ms: Math.round(t1 - t0), build_ms: Math.round(performance.now() - t1)});
+      bulk._pgData = D;
+      PG.layers.push(bulk);
+      return bulk;
+    }
     var group = L.featureGroup(), drawn = 0;
     var fillIdx = S.fill_idx, outline = S.outline, label = D.label ? D.cols[D.label] : null;
     var order = [];  /* outlined features last, so their outline is not painted over by neighbours */
@@ -148,6 +269,8 @@
       group.bindPopup(function (l) { return table(D, D.popup, l._pgi); }, {maxWidth: 420});
     }
     group._pgDrawn = drawn;
+    PG.timings = PG.timings || [];
+    PG.timings.push({start: Math.round(t0), kind: D.kind, n: feats.length, decode_ms: Math.round(t1 - t0), build_ms: Math.round(performance.now() - t1)});
     group._pgData = D;
     PG.layers.push(group);
     return group;
@@ -155,6 +278,7 @@
 
   /* Called last: after the canvas has painted, report what is on the map. */
   PG.finish = function (map) {
+    PG.finishCalled = performance.now();
     var done = function () {
       var n = 0, k = 0;
       PG.layers.forEach(function (g) { if (map.hasLayer(g)) { n += g._pgDrawn; k++; } });
@@ -170,6 +294,11 @@
   /* For tests: open the hover tooltip of feature i of layer k, return its text. */
   PG.hover = function (k, i) {
     var g = PG.layers[k], target = null;
+    if (g._pgHover) {
+      g._pgHover(i);
+      var t = document.querySelector('.parkgis-tooltip');
+      return t ? t.textContent : null;
+    }
     g.eachLayer(function (l) { if (l._pgi === i) target = l; });
     if (!target) return null;
     var ll = target.getCenter ? target.getCenter() : target.getLatLng();

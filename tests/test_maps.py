@@ -1,0 +1,389 @@
+"""Briefing maps without a browser: the compact encoding, specs, styles, the rendered HTML, CLI, briefing pack."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+
+from gis.area import area_m2
+from gis.errors import InputError, OutputExistsError
+from gis.units import m2_to_km2, m2_to_mu
+from gis.webmap import SCHEMATIC_NOTE, page_html, render_map, save_map, validate_spec
+from gis.webmap.compact import (decode_geometry, encode_column, encode_geometry, safe_json, varint_decode,
+                                varint_encode)
+from gis.webmap.offline import remote_assets
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture
+def zones():
+    return gpd.GeoDataFrame(
+        {"id": ["z1", "z2", "z3"], "name_zh": ["生产区", EVIL, "生活区"], "name_en": ["Production", "Evil", "Living"],
+         "kind": ["zone"] * 3, "function": ["manufacturing", "exhibition", "housing"],
+         "planned_mu": [1500.0, None, 800.0], "planned_km2": [None, 0.1, None]},
+        geometry=[box(103.60, 36.50, 103.61, 36.51), box(103.612, 36.50, 103.615, 36.505),
+                  Polygon([(103.62, 36.50), (103.63, 36.50), (103.63, 36.51), (103.62, 36.51)],
+                          [[(103.622, 36.502), (103.624, 36.502), (103.624, 36.504), (103.622, 36.504)]])],
+        crs="EPSG:4326")
+
+
+@pytest.fixture
+def plan_lines_points():
+    return gpd.GeoDataFrame(
+        {"id": ["a1", "c1"], "name_zh": ["发展轴", "服务中心"], "name_en": ["Axis", "Centre"], "kind": ["axis", "centre"]},
+        geometry=[LineString([(103.60, 36.505), (103.63, 36.506)]), Point(103.605, 36.507)], crs="EPSG:4326")
+
+
+@pytest.fixture
+def parcels():
+    rng = np.random.default_rng(1)
+    n = 40
+    geoms = [box(103.60 + (i % 8) * 0.001, 36.50 + (i // 8) * 0.001, 103.6008 + (i % 8) * 0.001,
+                 36.5008 + (i // 8) * 0.001) for i in range(n)]
+    intensity = np.round(rng.uniform(100, 600, n), 1)
+    intensity[3] = np.nan
+    verdict = np.where(np.isnan(intensity), "missing", np.where(intensity >= 300, "pass", "fail"))
+    names = [f"地块{i}" for i in range(n)]
+    names[5] = EVIL
+    return gpd.GeoDataFrame({"parcel_id": [f"P{i:03d}" for i in range(n)], "name_zh": names,
+                             "investment_intensity_wan_per_mu": intensity, "verdict": verdict},
+                            geometry=geoms, crs="EPSG:4490")
+
+
+def _spec(**extra):
+    spec = {"id": "t", "title": {"zh": "测试 " + EVIL, "en": "Test"}, "source_note": "fixture " + EVIL,
+            "layers": [{"name": {"zh": "片区", "en": "Zones"}, "source": "zones", "style": {"by": "name_zh"},
+                        "label": "name_zh"},
+                       {"name": {"zh": "轴", "en": "Axes"}, "source": "pl", "filter": {"kind": "axis"}, "kind": "axes"},
+                       {"name": {"zh": "中心", "en": "Centres"}, "source": "pl", "filter": {"kind": "centre"},
+                        "kind": "centres"},
+                       {"name": {"zh": "地块 " + EVIL, "en": "Parcels"}, "source": "parcels", "kind": "parcels",
+                        "style": {"column": "investment_intensity_wan_per_mu", "scheme": "Quantiles", "k": 4,
+                                  "outline": {"field": "verdict", "equals": ["fail"]}},
+                        "tooltip": ["parcel_id", "name_zh", "investment_intensity_wan_per_mu", "area_mu", "verdict"]}]}
+    spec.update(extra)
+    return spec
+
+
+@pytest.fixture
+def layers(zones, plan_lines_points, parcels):
+    return {"zones": zones, "pl": plan_lines_points, "parcels": parcels}
+
+
+def _payloads(page: str) -> list[dict]:
+    return [json.loads(m) for m in re.findall(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', page)]
+
+
+# ------------------------------------------------------------------ compact encoding
+@given(st.lists(st.integers(min_value=0, max_value=2**62), max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_varint_round_trip(values):
+    assert varint_decode(varint_encode(values)).tolist() == values
+
+
+def test_geometry_round_trip_within_quantum(zones, plan_lines_points):
+    geoms = list(zones.geometry) + list(plan_lines_points.geometry) + [None, Polygon(),
+             MultiPolygon([box(103.7, 36.6, 103.71, 36.61), box(103.72, 36.6, 103.73, 36.61)])]
+    enc = encode_geometry(gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    dec = decode_geometry(enc)
+    assert enc["n"] == len(geoms) == len(dec)
+    assert dec[5] == [] and dec[6] == []  # missing and empty: no parts, still counted
+    assert len(dec[2][0]) == 2  # polygon with a hole: two rings
+    assert len(dec[7]) == 2  # multipolygon: two parts
+    assert dec[4] == [[[(103.605, 36.507)]]]  # point
+    for g, parts in zip(geoms, dec):
+        if g is None or g.is_empty:
+            continue
+        got = np.array([xy for part in parts for ring in part for xy in ring])
+        exp = shapely.get_coordinates(g)
+        if g.geom_type in ("Polygon", "MultiPolygon"):  # closing vertices dropped
+            rings = [r for p in getattr(g, "geoms", [g]) for r in [p.exterior, *p.interiors]]
+            exp = np.vstack([np.asarray(r.coords)[:-1] for r in rings])
+        assert np.abs(got - exp).max() <= 0.5e-6 + 1e-12
+
+
+def test_compact_is_small():
+    n = 2000
+    geoms = [box(103.6 + (i % 50) * 0.001, 36.5 + (i // 50) * 0.001, 103.6008 + (i % 50) * 0.001,
+                 36.5008 + (i // 50) * 0.001) for i in range(n)]
+    enc = encode_geometry(gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    size = sum(len(enc[k]) for k in "PTRNC")
+    plain = len(gpd.GeoSeries(geoms).to_json())
+    assert size < plain / 8  # ~16 bytes of base64 per 4-vertex parcel
+
+
+def test_encode_column_dictionary_and_missing():
+    col = encode_column(pd.Series(["pass", "fail", "pass", None, "pass", "fail"]))
+    assert col["d"] == ["pass", "fail"] and col["k"] == [0, 1, 0, -1, 0, 1]
+    num = encode_column(pd.Series([1.23456, np.nan, 3.0]), digits=2)
+    assert num["v"] == [1.23, None, 3.0]  # missing stays null, never 0
+    unique = encode_column(pd.Series(["a", "b", "c"]))
+    assert unique["v"] == ["a", "b", "c"]
+
+
+def test_safe_json_cannot_close_the_script():
+    text = safe_json({"x": "</script><script>alert(1)</script>", "y": "a & b"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text)["x"] == "</script><script>alert(1)</script>"
+
+
+# ------------------------------------------------------------------ specs
+@pytest.mark.parametrize("raw,message", [
+    ({"layers": [{"source": "x"}]}, "title"),
+    ({"title": {"zh": "a", "en": "b"}, "layers": []}, "layers"),
+    ({"title": {"zh": "a", "en": "b"}, "layers": [{"source": "x", "kind": "blobs"}]}, "kind"),
+    ({"title": {"zh": "a", "en": "b"}, "layers": [{"source": "x", "colour": "red"}]}, "unknown keys"),
+    ({"title": {"zh": "a", "en": "b"}, "layers": [{"source": "x", "style": {"color": "red\" onload=x"}}]}, "colour"),
+    ({"title": {"zh": "a", "en": "b"}, "basemap": "bing", "layers": [{"source": "x"}]}, "basemap"),
+])
+def test_bad_specs_say_what_is_wrong(raw, message):
+    with pytest.raises(InputError, match=message):
+        validate_spec(raw)
+
+
+def test_bundled_specs_are_valid():
+    from gis.webmap.spec import BRIEFING_SPECS, load_spec
+
+    for name in BRIEFING_SPECS:
+        spec = load_spec(name)
+        assert spec["title"]["zh"] and spec["title"]["en"] and spec["layers"]
+        assert spec["id"] == name
+
+
+# ------------------------------------------------------------------ rendering
+def test_render_payloads_areas_and_styles(layers, zones):
+    m = render_map(layers, _spec(), date="2026-01-02")
+    page = page_html(m, offline=True)
+    payloads = _payloads(page)
+    assert [p["kind"] for p in payloads] == ["zones", "axes", "centres", "parcels"]
+    z = payloads[0]
+    # measured area in 亩 and km² from gis.area, planned against measured
+    a = area_m2(zones).to_numpy()
+    assert z["cols"]["area_mu"]["v"] == pytest.approx(list(np.round(m2_to_mu(a), 1)))
+    assert z["cols"]["area_km2"]["v"] == pytest.approx(list(np.round(m2_to_km2(a), 3)))
+    assert z["cols"]["planned_mu"]["v"] == [1500.0, 150.0, 800.0]  # 0.1 km² = 150 亩
+    dev = z["cols"]["deviation_pct"]["v"]
+    assert dev[0] == pytest.approx((m2_to_mu(a[0]) - 1500) / 1500 * 100, abs=0.01)
+    assert {f["label"] for f in z["tooltip"]} >= {"实测面积 Measured (亩)", "实测面积 Measured (km²)",
+                                                  "规划面积 Planned (亩)"}
+    assert len(set(z["style"]["palette"])) == 3 and z["style"]["fill_idx"] == [0, 1, 2]
+    # axes labelled, centres as markers
+    assert payloads[1]["label"] == "name_zh" and payloads[2]["label"] == "name_zh"
+    # parcels: classed ramp, NaN in its own no-data class, failing parcels outlined in red
+    p = payloads[3]
+    assert len(p["style"]["palette"]) == 5 and p["style"]["palette"][-1] == "#cccccc"
+    assert p["style"]["fill_idx"][3] == 4
+    fails = (layers["parcels"]["verdict"] == "fail").astype(int).tolist()
+    assert p["style"]["outline"]["flags"] == fails and p["style"]["outline"]["color"] == "#e31a1c"
+    assert p["cols"]["name_zh"]["v"][5] == EVIL  # the value travels as data …
+    # legends for every styled layer
+    legend = re.search(r'<div class="parkgis-legend".*?</div>', page, flags=re.S).group(0)
+    assert legend.count("<h3>") == 4 and "生产区" in legend and "Axis" in legend
+    assert "无数据 no data (1)" in legend and f"({sum(fails)})" in legend
+
+
+def test_title_block_and_controls(layers):
+    page = page_html(render_map(layers, _spec(), date="2026-01-02"), offline=True)
+    assert "schematic digitisation, from the plan text; no official boundary" in page
+    assert "示意性数字化" in page and SCHEMATIC_NOTE.split(" · ")[1] in page
+    assert "2026-01-02" in page and "数据来源 Data source" in page
+    assert "L.Control.Measure" in page and "L.control.fullscreen" in page
+    assert "L.control.scale" in page and "L.control.layers" in page
+    assert "preferCanvas" in page
+
+
+def test_injected_names_stay_text(layers):
+    page = page_html(render_map(layers, _spec()), offline=True)
+    # nowhere in the page as markup: title, legend, layer control, data
+    assert EVIL not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # title block, legend, layer names (escaped HTML)
+    assert "innerHTML" not in (Path(__file__).parents[1] / "gis/webmap/templates/parkgis.js").read_text()
+
+
+def test_offline_page_loads_nothing_from_the_network(layers, tmp_path):
+    m = render_map(layers, _spec())
+    path = save_map(m, tmp_path / "m.html", offline=True)
+    page = path.read_text(encoding="utf-8")
+    assert remote_assets(page) == []
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?:", page)
+    assert "Leaflet 1.9.4" in page or "leaflet/leaflet.js (vendored)" in page
+    assert "url(\"data:image/png;base64," in page  # layer-control icons inlined
+    for dropped in ("jquery", "bootstrap", "awesome-markers", "fontawesome"):
+        assert dropped not in page.lower()
+
+
+def test_online_page_links_cdn_but_drops_unused(layers):
+    page = page_html(render_map(layers, _spec()), offline=False)
+    assert "https://cdn.jsdelivr.net/npm/leaflet@" in page
+    assert "jquery" not in page.lower() and "bootstrap" not in page.lower()
+
+
+def test_save_map_is_atomic_and_refuses_overwrite(layers, tmp_path):
+    m = render_map(layers, _spec())
+    path = save_map(m, tmp_path / "m.html")
+    with pytest.raises(OutputExistsError):
+        save_map(m, path)
+    save_map(m, path, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.html"]
+
+
+def test_filter_field_missing_is_an_input_error(layers):
+    spec = _spec()
+    spec["layers"][0]["filter"] = {"no_such_field": "x"}
+    with pytest.raises(InputError, match="no_such_field"):
+        render_map(layers, spec)
+
+
+def test_tianditu_needs_a_key(layers, monkeypatch):
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(InputError, match="TIANDITU_KEY"):
+        render_map(layers, _spec(), basemap="tianditu")
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    page = page_html(render_map(layers, _spec(), basemap="tianditu"), offline=True)
+    assert "tianditu.gov.cn" in page and "tk=abc123" in page
+
+
+def test_other_basemaps(layers):
+    assert "World_Imagery" in page_html(render_map(layers, _spec(), basemap="esri"), offline=True)
+    assert "openstreetmap" in page_html(render_map(layers, _spec(), basemap="osm"), offline=True).lower()
+    none = page_html(render_map(layers, _spec(), basemap="none"), offline=True)
+    assert "L.tileLayer" not in none
+
+
+def test_gaode_shifts_overlays_to_gcj02(layers):
+    offsets = pytest.importorskip("gis.offsets", reason="gis.offsets (WGS84→GCJ-02) not written yet")
+    wgs = _payloads(page_html(render_map(layers, _spec()), offline=True))
+    gcj = _payloads(page_html(render_map(layers, _spec(), basemap="gaode"), offline=True))
+    a = np.array([xy for part in decode_geometry(wgs[0]["geom"])[0] for ring in part for xy in ring])
+    b = np.array([xy for part in decode_geometry(gcj[0]["geom"])[0] for ring in part for xy in ring])
+    lon, lat = offsets.wgs84_to_gcj02(a[:, 0], a[:, 1])
+    assert np.abs(b - np.column_stack([lon, lat])).max() < 1e-6
+    assert np.abs(b - a).max() > 1e-4  # a few hundred metres near Lanzhou
+    # areas are measured before the display shift
+    assert wgs[0]["cols"]["area_mu"] == gcj[0]["cols"]["area_mu"]
+
+
+# ------------------------------------------------------------------ CLI
+def _write(gdf, path):
+    gdf.to_file(path, driver="GeoJSON")
+    return str(path)
+
+
+def test_cli_map_with_and_without_spec(layers, tmp_path, capsys):
+    from gis.cli import main
+
+    zpath = _write(layers["zones"], tmp_path / "zones.geojson")
+    out = tmp_path / "z.html"
+    assert main(["map", zpath, "--out", str(out), "--offline"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert remote_assets(page) == [] and len(_payloads(page)) == 1
+    assert main(["map", zpath, "--out", str(out)]) == 2  # exists
+    assert "exists" in capsys.readouterr().err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("title: {zh: 片区, en: Zones}\nlayers:\n  - {source: zones, kind: boundary}\n", encoding="utf-8")
+    assert main(["map", zpath, "--spec", str(spec), "--out", str(out), "--overwrite"]) == 0
+    assert _payloads(out.read_text(encoding="utf-8"))[0]["kind"] == "boundary"
+    assert main(["map", "--out", str(tmp_path / "x.html")]) == 2
+    assert main(["map", "--spec", "no_such_spec", "--out", str(tmp_path / "x.html")]) == 2
+    assert "no map spec" in capsys.readouterr().err
+
+
+def test_cli_map_png_without_chromium_is_one_line(layers, tmp_path, capsys, monkeypatch):
+    from gis.cli import main
+
+    monkeypatch.setenv("PARKGIS_CHROMIUM", str(tmp_path / "no-chromium"))
+    zpath = _write(layers["zones"], tmp_path / "zones.geojson")
+    rc = main(["map", zpath, "--out", str(tmp_path / "z.html"), "--png"])
+    err = capsys.readouterr().err
+    assert rc == 2 and (tmp_path / "z.html").exists() and not (tmp_path / "z.png").exists()
+    assert "Chromium" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ briefing pack
+@pytest.fixture
+def no_chromium(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARKGIS_CHROMIUM", str(tmp_path / "no-chromium"))
+
+
+def test_briefing_pack(tmp_path, no_chromium):
+    from gis.bundled import bundled_layer_names
+    from gis.webmap import build_briefing
+
+    if not {"parks", "port_zones", "yaogu_zones", "urban_mining_zones"} <= set(bundled_layer_names()):
+        pytest.skip("bundled layers not digitised yet")
+    out = tmp_path / "briefing"
+    made = build_briefing(out, png=None)
+    names = sorted(p.name for p in out.iterdir())
+    assert {"index.html", "overview.html", "port.html", "yaogu.html", "urban_mining.html"} <= set(names)
+    assert not any(n.startswith(".") for n in names) and not list(tmp_path.glob(".briefing*"))
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for m in made:
+        assert m.id in index
+        if m.available:
+            page = (out / m.html).read_text(encoding="utf-8")
+            assert remote_assets(page) == []  # offline by default
+    yaogu = next(m for m in made if m.id == "yaogu")
+    assert {"yaogu.phase1", "yaogu.phase2"} <= set(yaogu.areas["id"])
+    if not yaogu.targets.empty:
+        assert {"yaogu.phase1", "yaogu.phase2"} <= set(yaogu.targets["target"]) or len(yaogu.targets) >= 2
+        assert "规划指标核对 Plan target check" in index
+    assert "面积 Areas" in index and "schematic digitisation" in index
+    # never over a non-empty folder without overwrite; with it, replaced whole
+    with pytest.raises(OutputExistsError):
+        build_briefing(out, png=False)
+    (out / "stale.txt").write_text("old")
+    build_briefing(out, png=False, overwrite=True, specs=("yaogu",))
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "yaogu.html"]
+
+
+def test_briefing_without_audit_lists_it_as_not_available(tmp_path, no_chromium, monkeypatch):
+    from gis.webmap import ProcessorUnavailable, build_briefing
+    from gis.webmap import render as render_mod
+
+    def unavailable(gdf, **kwargs):
+        raise ProcessorUnavailable("gis.audit is not available (test)")
+
+    monkeypatch.setitem(render_mod.PROCESSORS, "audit", unavailable)
+    made = build_briefing(tmp_path / "b", png=False, specs=("yaogu", "audit"))
+    audit = next(m for m in made if m.id == "audit")
+    assert not audit.available and "gis.audit" in audit.reason
+    index = (tmp_path / "b" / "index.html").read_text(encoding="utf-8")
+    assert "not available" in index and not (tmp_path / "b" / "audit.html").exists()
+
+
+def test_briefing_includes_audit_when_available(tmp_path, no_chromium):
+    pytest.importorskip("gis.audit")
+    from gis.bundled import layers_dir
+    from gis.webmap import build_briefing
+
+    if not (layers_dir() / "samples" / "yaogu_phase1_parcels.geojson").exists():
+        pytest.skip("sample parcels not bundled yet")
+    made = build_briefing(tmp_path / "b", png=False, specs=("audit",))
+    assert made[0].available and (tmp_path / "b" / "audit.html").exists()
+    page = (tmp_path / "b" / "audit.html").read_text(encoding="utf-8")
+    p = [x for x in _payloads(page) if x["kind"] == "parcels"][0]
+    assert "verdict" in p["cols"] and p["style"]["outline"] and sum(p["style"]["outline"]["flags"]) > 0
+    assert made[0].summary["verdict_fail"].iloc[0] == sum(p["style"]["outline"]["flags"])
+
+
+def test_cli_briefing(tmp_path, capsys, no_chromium):
+    from gis.cli import main
+
+    out = tmp_path / "pack"
+    assert main(["briefing", "--out", str(out), "--no-png"]) == 0
+    assert (out / "index.html").exists()
+    assert main(["briefing", "--out", str(out), "--no-png"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["briefing", "--out", str(out), "--png"]) == 2  # no Chromium: one-line error
