@@ -47,7 +47,7 @@ GDAL_CACHE_MB = 128
 @contextlib.contextmanager
 def raster_env():
     """A rasterio/GDAL environment with a bounded block cache."""
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_TIFF_INTERNAL_MASK=True):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_TIFF_INTERNAL_MASK=True):  # rasterio wants bytes
         yield
 
 

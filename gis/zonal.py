@@ -53,6 +53,7 @@ DEFAULT_STATS = ("mean", "min", "max", "count")
 CHUNK = 2048
 QUANTILE_CELLS = 8_000_000
 _HIST_BINS = 65_536
+_DIRECT_CELLS = 1024  # windows up to this many cells are measured cell by cell without rasterising
 _SIMPLE = ("mean", "min", "max", "std", "median", "count", "sum")
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
 _COND = re.compile(r"^\s*(<=|>=|==|!=|<|>|=)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
@@ -127,38 +128,46 @@ def coverage_fractions(geom_px, row_off: int, col_off: int, height: int, width: 
     """Exact share (0–1) of each cell of a window covered by a polygon given in pixel coordinates.
 
     Pixel coordinates: x = column, y = row, cell (r, c) is the unit square [c, c+1] × [r, r+1].
+    Only cells the polygon's boundary touches are intersected; the rest are wholly in or out.
     """
-    f = np.zeros((height, width), dtype=np.float64)
-    rect = shapely.box(col_off, row_off, col_off + width, row_off + height)
-    part = _polygonal(shapely.intersection(geom_px, rect))
-    if part is None or part.area <= 0:
-        return f
-    tr = Affine.translation(col_off, row_off)
-    inside = features.rasterize([(part, 1)], out_shape=(height, width), transform=tr, fill=0,
-                                all_touched=False, dtype="uint8")
-    ring = shapely.intersection(shapely.boundary(geom_px), rect.buffer(1.0, join_style="mitre"))
-    if ring.is_empty:
-        return inside.astype(np.float64)
-    edge = features.rasterize([(ring, 1)], out_shape=(height, width), transform=tr, fill=0,
-                              all_touched=True, dtype="uint8").astype(bool)
-    # widen the boundary cells by one, so a cell GDAL's line burner might skip is still measured
-    wide = edge.copy()
-    wide[1:, :] |= edge[:-1, :]
-    wide[:-1, :] |= edge[1:, :]
-    wide2 = wide.copy()
-    wide2[:, 1:] |= wide[:, :-1]
-    wide2[:, :-1] |= wide[:, 1:]
-    f[:] = inside
-    rr, cc = np.nonzero(wide2)
-    if len(rr):
-        boxes = shapely.box(cc + col_off, rr + row_off, cc + col_off + 1, rr + row_off + 1)
-        shapely.prepare(part)
-        hit = shapely.intersects(part, boxes)
-        frac = np.zeros(len(rr))
-        if hit.any():
-            frac[hit] = shapely.area(shapely.intersection(boxes[hit], part))
-        f[rr, cc] = np.clip(frac, 0.0, 1.0)
-    return f
+    if height * width <= _DIRECT_CELLS:  # a small window: test every cell, no rasterising
+        rr, cc = np.divmod(np.arange(height * width), width)
+        inside = None
+        boundary = shapely.boundary(geom_px)
+    else:
+        rect = shapely.box(col_off, row_off, col_off + width, row_off + height)
+        part = _polygonal(shapely.intersection(geom_px, rect))
+        if part is None or part.area <= 0:
+            return np.zeros((height, width), dtype=np.float64)
+        tr = Affine.translation(col_off, row_off)
+        inside = features.rasterize([(part, 1)], out_shape=(height, width), transform=tr, fill=0,
+                                    all_touched=False, dtype="uint8").astype(np.float64)
+        boundary = shapely.intersection(shapely.boundary(geom_px), rect.buffer(1.0, join_style="mitre"))
+        if boundary.is_empty:
+            return inside
+        edge = features.rasterize([(boundary, 1)], out_shape=(height, width), transform=tr, fill=0,
+                                  all_touched=True, dtype="uint8").astype(bool)
+        # widen the boundary cells by one, so a cell GDAL's line burner might skip is still tested
+        wide = edge.copy()
+        wide[1:, :] |= edge[:-1, :]
+        wide[:-1, :] |= edge[1:, :]
+        edge = wide.copy()
+        edge[:, 1:] |= wide[:, :-1]
+        edge[:, :-1] |= wide[:, 1:]
+        rr, cc = np.nonzero(edge)
+        geom_px = part
+    boxes = shapely.box(cc + col_off, rr + row_off, cc + col_off + 1, rr + row_off + 1)
+    shapely.prepare(boundary)
+    crossed = shapely.intersects(boundary, boxes)
+    frac = np.empty(len(rr))
+    frac[crossed] = shapely.area(shapely.intersection(boxes[crossed], geom_px))
+    if inside is None:  # a cell the boundary does not touch is in or out as its centre is
+        shapely.prepare(geom_px)
+        frac[~crossed] = shapely.contains_xy(geom_px, cc[~crossed] + col_off + 0.5, rr[~crossed] + row_off + 0.5)
+        return np.clip(frac, 0.0, 1.0).reshape(height, width)
+    frac[~crossed] = inside[rr[~crossed], cc[~crossed]]
+    inside[rr, cc] = np.clip(frac, 0.0, 1.0)
+    return inside
 
 
 # ------------------------------------------------------------------------------------ statistics
