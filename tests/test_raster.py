@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+import shapely.affinity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -286,6 +287,14 @@ def test_coverage_fractions_add_up_to_the_polygon_area(points):
     f = coverage_fractions(poly, 0, 0, 6, 6)
     assert f.min() >= 0 and f.max() <= 1 + 1e-12
     assert f.sum() == pytest.approx(poly.area, rel=1e-9, abs=1e-9)
+    # the same polygon 10× larger, through the rasterising path (window above the direct limit)
+    big = shapely.affinity.scale(poly, 10, 10, origin=(0, 0))
+    g = coverage_fractions(big, 0, 0, 60, 60)
+    assert g.min() >= 0 and g.max() <= 1 + 1e-12
+    assert g.sum() == pytest.approx(big.area, rel=1e-9, abs=1e-9)
+    # cells wholly inside are 1 exactly, and a window split in two adds up to the whole
+    halves = np.vstack([coverage_fractions(big, 0, 0, 27, 60), coverage_fractions(big, 27, 0, 33, 60)])
+    assert np.allclose(halves, g, atol=1e-12)
 
 
 def test_parse_where_rejects_nonsense():
