@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import InputError, OutputExistsError
 from .io import write_layer, write_tables
 
-__all__ = ["write_audit", "audit_outputs", "XLSX_MAX_ROWS"]
+__all__ = ["write_audit", "audit_outputs", "check_targets", "XLSX_MAX_ROWS"]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,29 @@ def audit_outputs(path) -> list[Path]:
                      f"use .xlsx, .gpkg, .csv, .parquet, .geojson, .md or .html")
 
 
-def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Path]:
-    """Write the audit's tables to ``path`` (format by extension); returns the files written."""
-    path = Path(path)
+def check_targets(path, *, overwrite: bool = False, inputs=()) -> list[Path]:
+    """Raise before any work when an output would replace an input, or an existing file without ``overwrite``."""
     targets = audit_outputs(path)
+    ins = set()
+    for src in inputs:
+        try:
+            ins.add(Path(src).resolve())
+        except OSError:
+            continue
+    for t in targets:
+        if t.resolve() in ins:
+            raise OutputExistsError(f"refusing to overwrite the input {t}: choose another output name")
     if not overwrite:
         existing = [p for p in targets if p.exists()]
         if existing:
             raise OutputExistsError(f"{existing[0]} exists: pass --overwrite to replace it, or choose another name")
+    return targets
+
+
+def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Path]:
+    """Write the audit's tables to ``path`` (format by extension); returns the files written."""
+    path = Path(path)
+    check_targets(path, overwrite=overwrite, inputs=inputs)
     suffix = path.suffix.lower()
     parquet = suffix in (".parquet", ".geoparquet")
     # Parquet keeps categoricals (dictionary-encoded); other writers get plain text

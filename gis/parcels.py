@@ -185,7 +185,10 @@ def map_headers(df: pd.DataFrame, *, headers=None):
     # columns that could not be used keep their header; a schema name they might shadow is freed
     out = out.rename(columns=renames)
     for field, factor in factors.items():
-        out[field] = _to_number(out[field])[0] * factor
+        num, bad = _to_number(out[field])
+        if bad.any():  # text that is not a number is reported here, before the unit conversion
+            findings.append(_not_a_number(out, bad, field))
+        out[field] = num * factor
     return out, pd.DataFrame(report, columns=["header", "field", "unit", "factor", "note"]), concat_findings(findings)
 
 
@@ -216,10 +219,7 @@ def check_values(df: pd.DataFrame, *, headers=None):
             continue
         num, bad = _to_number(out[field])
         if bad.any():
-            findings.append(row_findings(
-                out, bad, kind="data", check="not_a_number", severity="error", column=field,
-                raw=out[field].astype("string").to_numpy(dtype=object),
-                reason_zh=f"{field} 不是数字，按缺失处理", reason_en=f"{field} is not a number; treated as missing"))
+            findings.append(_not_a_number(out, bad, field))
         neg = (num < 0).to_numpy(dtype=bool)
         if neg.any():
             findings.append(row_findings(
@@ -263,6 +263,12 @@ def check_values(df: pd.DataFrame, *, headers=None):
             out, no_zone, kind="data", check="outside_zones", severity="warning", column="zone_id",
             reason_zh="宗地不在任何片区内（无片区编号）", reason_en="parcel lies outside every zone (no zone_id)"))
     return out, concat_findings(findings, ids=out)
+
+
+def _not_a_number(out, bad, field):
+    return row_findings(out, bad, kind="data", check="not_a_number", severity="error", column=field,
+                        raw=out[field].astype("string").to_numpy(dtype=object),
+                        reason_zh=f"{field} 不是数字，按缺失处理", reason_en=f"{field} is not a number; treated as missing")
 
 
 def _check_ids(out: pd.DataFrame):

@@ -6,7 +6,7 @@ import click
 import pandas as pd
 
 from ..audit import audit, verdict_counts
-from ..audit_output import write_audit
+from ..audit_output import check_targets, write_audit
 from ..bundled import resolve_layer
 from ..io import read_layer
 from ..rules import bundled_packs
@@ -45,6 +45,8 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
     holding pass, fail, n/a or missing. Exit 0 when done, 1 when --fail-on is met, 2 on bad input.
     """
     path = resolve_layer(parcels)
+    if out:
+        check_targets(out, overwrite=overwrite, inputs=[path])  # before the work, not after
     gdf = read_layer(path, layer=layer, crs=crs, encoding=encoding)
     zone_layer = read_layer(resolve_layer(zones)) if zones else None
     result = audit(gdf, list(packs) or bundled_packs(), by=list(by), zones=zone_layer,
