@@ -200,6 +200,7 @@
     });
     group.on('remove', function () { map.off('mousemove', move); map.off('click', click); map.closeTooltip(tip); last = -1; });
     group._pgFind = find;
+    group._pgTip = tip;
     group._pgHover = function (j) {
       var ft = feats[j];
       if (!ft) return null;
@@ -291,19 +292,20 @@
     PG.map = map;
   };
 
-  /* For tests: open the hover tooltip of feature i of layer k, return its text. */
+  /* For tests: fire a mouseover on feature i of layer k; return the text of that layer's tooltip. */
   PG.hover = function (k, i) {
-    var g = PG.layers[k], target = null;
+    var g = PG.layers[k], target = null, tip;
     if (g._pgHover) {
-      g._pgHover(i);
-      var t = document.querySelector('.parkgis-tooltip');
-      return t ? t.textContent : null;
+      if (!g._pgHover(i)) return null;
+      tip = g._pgTip;
+    } else {
+      g.eachLayer(function (l) { if (l._pgi === i) target = l; });
+      if (!target) return null;
+      var ll = target.getCenter ? target.getCenter() : target.getLatLng();
+      target.fire('mouseover', {latlng: ll, layer: target, target: target, containerPoint: PG.map.latLngToContainerPoint(ll)}, true);
+      tip = g.getTooltip();
     }
-    g.eachLayer(function (l) { if (l._pgi === i) target = l; });
-    if (!target) return null;
-    var ll = target.getCenter ? target.getCenter() : target.getLatLng();
-    target.fire('mouseover', {latlng: ll, layer: target, target: target, containerPoint: PG.map.latLngToContainerPoint(ll)}, true);
-    var tip = document.querySelector('.parkgis-tooltip');
-    return tip ? tip.textContent : null;
+    var el = tip && tip.getElement();
+    return el && PG.map.hasLayer(tip) ? el.textContent : null;
   };
 })();
