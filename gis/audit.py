@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .findings import concat_findings, row_findings
 from .intensity import (DECLARED_TOLERANCE_PCT, MIN_AREA_M2, _group_codes, area_findings, indicator_notes,
                         parcel_metrics, summarise)
@@ -80,6 +81,9 @@ def assign_zones(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, zone_id:
     """
     pts = gpd.GeoDataFrame(geometry=parcels.geometry.representative_point(), crs=parcels.crs)
     pts["_pos"] = np.arange(len(pts))
+    if zone_id not in zones.columns:
+        raise InputError(f"the zones layer has no {zone_id!r} column to name the zones; its columns: "
+                         f"{', '.join(map(str, zones.columns))}")
     z = zones[[zone_id, zones.geometry.name]].to_crs(parcels.crs)
     hit = gpd.sjoin(pts[~pts.geometry.is_empty & pts.geometry.notna()], z, how="inner", predicate="within")
     counts = np.bincount(hit["_pos"].to_numpy(), minlength=len(pts))
@@ -111,6 +115,10 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
     frame, f_values = check_values(frame, headers=headers)
     parts.append(f_values)
     by_levels = [by] if isinstance(by, str) else list(by or [])
+    lacking = [b for b in by_levels if b not in frame.columns]
+    if lacking:
+        raise InputError(f"no column {lacking[0]!r} to summarise by; the parcels have: "
+                         f"{', '.join(c for c in map(str, frame.columns) if c not in ('_row', frame.geometry.name))}")
     for level in ("park_id", "zone_id", "phase", *by_levels):  # group keys: factorised once, reused by every summary
         if level in frame.columns and not isinstance(frame[level].dtype, pd.CategoricalDtype):
             frame[level] = frame[level].astype("category")
@@ -134,12 +142,18 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
             parts.append(f)
             notes[sc.id] = sc_notes
     new_cols["verdict"] = overall_verdict(verdicts, frame.index)
+    clash = [c for c in new_cols if c in frame.columns]
+    if clash:  # an input column named like a result column: the audit's value wins, the input's is kept renamed
+        log.warning("input columns %s are replaced by the audit's; the input's are kept as input_<name>", clash)
+        frame = frame.rename(columns={c: f"input_{c}" for c in clash})
     frame = pd.concat([frame, pd.DataFrame(new_cols, index=frame.index)], axis=1)
 
     summary = summarise(frame, levels=("park_id", "zone_id"), by=by_levels, min_area_m2=min_area_m2)
     summary = _summary_verdicts(frame, summary, packs, parts, min_area_m2)
 
     findings = concat_findings(parts, ids=frame)
+    if "row" in frame.columns:
+        frame = frame.rename(columns={"row": "input_row"})
     row = frame.pop("_row").to_numpy() + 1 if "_row" in frame.columns else np.arange(1, len(frame) + 1)
     frame.insert(0, "row", row)
     if len(findings):
@@ -154,6 +168,7 @@ def _fill_zones(frame, zones):
     located, ambiguous = assign_zones(frame, zones)
     out = frame.copy()
     given = out["zone_id"] if "zone_id" in out.columns else pd.Series(None, index=out.index, dtype="object")
+    given = given.astype("object").where(given.notna() & given.astype("string").str.strip().ne(""), None)
     differs = given.notna().to_numpy() & located.notna().to_numpy() & (given.astype("object") != located).to_numpy()
     out["zone_id"] = given.where(given.notna(), located).astype("object")
     parts = [

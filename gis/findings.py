@@ -37,8 +37,13 @@ def _objects(values, n: int) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
+_EMPTY: list = []
+
+
 def empty_findings() -> pd.DataFrame:
-    return _frame(0, np.zeros(0, dtype=np.int64), {}, {})
+    if not _EMPTY:
+        _EMPTY.append(_frame(0, np.zeros(0, dtype=np.int64), {}, {}))
+    return _EMPTY[0].copy()
 
 
 def _frame(n, row, texts: dict, others: dict) -> pd.DataFrame:

@@ -183,6 +183,24 @@ def test_audit_result_for_the_map_engineer(clean):
     assert set(r.parcels["verdict"].astype(str)) <= set(VERDICTS)
 
 
+def test_input_columns_named_like_results_are_kept_renamed(clean, capsys):
+    g = gpd.read_file(clean)
+    g["verdict"] = ["x", "y", "z"]
+    g["row"] = [7, 8, 9]
+    g.index = [30, 20, 10]  # any index
+    r = audit(g, ["lanzhou-etdz"])
+    assert r.parcels["row"].tolist() == [1, 2, 3] and r.parcels["input_row"].tolist() == [7, 8, 9]
+    assert r.parcels["input_verdict"].tolist() == ["x", "y", "z"]
+    assert r.parcels["verdict"].astype(str).tolist() == ["pass"] * 3
+    assert list(r.parcels.index) == [30, 20, 10]
+    assert g.columns.tolist()[-2:] == ["verdict", "row"]  # input untouched
+
+
+def test_by_unknown_column_is_exit_2(clean, capsys):
+    rc, _, err = run(["audit", str(clean), "--rules", "lanzhou-etdz", "--by", "nope"], capsys)
+    assert rc == 2 and "no column 'nope'" in err
+
+
 # ------------------------------------------------------------------------------------ sample layer
 @sample_read
 def test_sample_layer_is_synthetic_and_shows_every_verdict(capsys, tmp_path):
