@@ -387,3 +387,32 @@ def test_cli_briefing(tmp_path, capsys, no_chromium):
     assert main(["briefing", "--out", str(out), "--no-png"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["briefing", "--out", str(out), "--png"]) == 2  # no Chromium: one-line error
+
+
+def test_parcels_default_to_intensity_classes_and_red_failures(parcels):
+    from gis.webmap.style import layer_style
+
+    style, legend = layer_style(parcels, "parcels", {})
+    assert len(style["palette"]) == 6  # 5 quantile classes + no data
+    assert style["outline"]["flags"] == (parcels["verdict"] == "fail").astype(int).tolist()
+    assert any("万元/亩" in e["label"] for e in legend)
+
+
+def test_quantiles_match_mapclassify():
+    mapclassify = pytest.importorskip("mapclassify")
+    from gis.webmap.style import _classify
+
+    y = np.random.default_rng(3).lognormal(5, 0.6, 500)
+    y[:40] = 250.0  # ties
+    for k in (3, 5, 7):
+        bins, yb = _classify(y, "Quantiles", k, "x")
+        ref = mapclassify.Quantiles(y, k=k)
+        assert np.allclose(bins, ref.bins) and (yb == ref.yb).all()
+
+
+def test_index_tables_escape_everything():
+    from gis.webmap.briefing import html_table
+
+    out = html_table(pd.DataFrame({"name_zh": [EVIL], "area_mu": [1.5], "within": [True]}), caption=EVIL)
+    assert EVIL not in out and out.count("&lt;img src=x onerror=alert(1)&gt;") == 2
+    assert "1.5" in out and "是 yes" in out

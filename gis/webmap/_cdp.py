@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -99,10 +100,11 @@ class ChromiumSession:
 
     def __enter__(self):
         exe = _require()
-        self._profile = tempfile.TemporaryDirectory(prefix="parkgis-cdp-")
+        self._profile = tempfile.TemporaryDirectory(prefix="parkgis-cdp-", ignore_cleanup_errors=True)
         args = [exe, *chromium_args(self._profile.name, offline=self.offline, window=self.window),
                 "--remote-debugging-port=0", "about:blank"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # own session: the browser and its helper processes form one group that we end together
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.time() + 30
         while not port_file.exists() or not port_file.read_text().strip():
@@ -159,4 +161,10 @@ class ChromiumSession:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=10)
+            try:  # helpers left in the group this session started
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+            time.sleep(0.2)
             self._profile.cleanup()

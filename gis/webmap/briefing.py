@@ -136,7 +136,7 @@ def html_table(df: pd.DataFrame, *, caption: str = "") -> str:
 
 
 _INDEX_CSS = """
-body { font: 14px/1.45 "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0; color: #222; }
+body { font: 14px/1.45 "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0; color: #222; }
 header { padding: 14px 24px; background: #1f3b73; color: #fff; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; } header p { margin: 2px 0; font-size: 13px; }
 .note { color: #ffd9d9; }

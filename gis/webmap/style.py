@@ -221,8 +221,13 @@ def layer_style(gdf, kind: str, st: dict | None = None) -> tuple[dict, list[dict
     outline, outline_legend = None, []
     if kind == "zones" and ("by" in st or "kind" in gdf.columns):
         palette, fill_idx, legend = _categorical(gdf, st)
-    elif kind == "parcels":
+    elif kind == "parcels" and (st.get("column") or "investment_intensity_wan_per_mu" in gdf.columns):
+        st.setdefault("column", "investment_intensity_wan_per_mu")
+        if st["column"] == "investment_intensity_wan_per_mu":
+            st.setdefault("unit", "万元/亩")
         palette, fill_idx, legend = _classed(gdf, st)
+        if "outline" not in st and "verdict" in gdf.columns:  # audited parcels: failures in red by default
+            st["outline"] = {"field": "verdict", "equals": ["fail"], "label": {"zh": "未达标", "en": "fails a rule"}}
         outline, outline_legend = _outline(gdf, st.get("outline"))
     else:
         colour = base.get("color") or QUALITATIVE[0]
