@@ -237,3 +237,30 @@ def test_twenty_thousand_parcels_draw_fast(tmp_path):
         errors = s.evaluate("window.parkgisErrors.length")
     assert drawn == "20000" and errors == 0
     assert secs < 5.0
+
+
+def test_popups_show_names_as_text(page, layers):
+    c = layers["parcels"].geometry[5].centroid
+    r = probe(page, """
+      var g = parkgis.layers[0], target = null;
+      g.eachLayer(function (l) { if (l._pgi === 1) target = l; });
+      target.fire('click', {latlng: target.getCenter(), layer: target, target: target}, true);
+      var p = document.querySelector('.leaflet-popup-content');
+      r.zone = p ? p.textContent : null;
+      parkgis.map.closePopup();
+      var ll = L.latLng(%f, %f);
+      parkgis.map.fire('click', {latlng: ll, layerPoint: parkgis.map.latLngToLayerPoint(ll), containerPoint: parkgis.map.latLngToContainerPoint(ll)});
+      var all = document.querySelectorAll('.leaflet-popup-content');  // the closed one may still be fading out
+      r.parcel = all.length ? all[all.length - 1].textContent : null;
+    """ % (c.y, c.x))
+    assert r.get("probe_error") is None, r.get("probe_error")
+    assert EVIL in r["zone"] and "z2" in r["zone"]  # popup adds id and source
+    assert EVIL in r["parcel"] and "P005" in r["parcel"]
+    assert r["img_x"] == 0 and r["errors"] == []
+
+
+def test_offline_page_with_tiles_still_draws_without_network(layers, tmp_path):
+    m = render_map(layers, SPEC, offline=True, basemap="osm")
+    path = save_map(m, tmp_path / "osm.html", offline=True)
+    r = probe(path)
+    assert r["errors"] == [] and r["drawn"] == str(44)
