@@ -11,6 +11,10 @@ polygons from 0.1 to 30 km² plus two very large ones (a quarter and a ninth of 
 chunked reading and the histogram quantiles are exercised too. Each process prints its wall time and
 its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``); the issue's target is under
 2 GB for the 20 000 × 20 000 DEM.
+
+Measured 2026-11-22 on the shared 2-core machine, 20 000 × 20 000 and 302 zones: DEM made in 55 s;
+slope 52 s, peak 357 MB; zonal statistics 32 s, peak 884 MB (two zones of 100 M and 30 M cells
+took their quantiles from the histogram).
 """
 
 from __future__ import annotations
