@@ -27,9 +27,13 @@ from .parcels import check_values, map_headers
 from .rules import (VERDICTS, RulePack, evaluate_rule, evaluate_score, evaluate_summary_rule, load_packs,
                     overall_verdict, rules_table)
 
-__all__ = ["AuditResult", "audit", "assign_zones", "verdict_counts"]
+__all__ = ["AuditResult", "audit", "assign_zones", "verdict_counts", "SUMMARY_LEVELS"]
 
 log = logging.getLogger(__name__)
+
+SUMMARY_LEVELS = ("park_id", "zone_id", "phase", "landuse_gb")
+"""Groups every audit summarises by (Σ/Σ), besides the whole layer and any ``by=`` columns;
+``landuse_gb`` is the GB 50137-2011 class of either code system (M1 and 100101 together)."""
 
 
 @dataclasses.dataclass
@@ -148,7 +152,7 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
         frame = frame.rename(columns={c: f"input_{c}" for c in clash})
     frame = pd.concat([frame, pd.DataFrame(new_cols, index=frame.index)], axis=1)
 
-    summary = summarise(frame, levels=("park_id", "zone_id"), by=by_levels, min_area_m2=min_area_m2)
+    summary = summarise(frame, levels=SUMMARY_LEVELS, by=by_levels, min_area_m2=min_area_m2)
     summary = _summary_verdicts(frame, summary, packs, parts, min_area_m2)
 
     findings = concat_findings(parts, ids=frame)

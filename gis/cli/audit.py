@@ -15,8 +15,11 @@ from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_op
 
 __all__: list[str] = []
 
-_SUMMARY_COLUMNS = ["level", "group", "n_parcels", "area_mu", "industrial_area_mu", "investment_intensity_wan_per_mu",
-                    "tax_intensity_wan_per_mu", "far", "n_fail", "n_missing", "n_pass", "n_na"]
+_SUMMARY_COLUMNS = {  # column: short heading for the terminal
+    "level": "level", "group": "group", "n_parcels": "parcels", "area_mu": "亩", "industrial_area_mu": "industrial 亩",
+    "investment_intensity_wan_per_mu": "invest 万元/亩", "tax_intensity_wan_per_mu": "tax 万元/亩", "far": "FAR",
+    "n_fail": "fail", "n_missing": "missing", "n_pass": "pass", "n_na": "n/a",
+}
 
 
 @cli.command("audit")
@@ -54,18 +57,21 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
     if out:
         written = write_audit(result, out, overwrite=overwrite, inputs=[path])
         console.print(f"wrote {', '.join(str(p) for p in written)}")
-    _report(result, brief=bool(out))
+    _report(result, brief=bool(out), by_levels=list(by))
     if result.fails_on(fail_on):
         raise Findings()
 
 
-def _report(result, *, brief: bool) -> None:
+def _report(result, *, brief: bool, by_levels=()) -> None:
     counts = verdict_counts(result.parcels)
     print_frame(counts, title=f"Verdicts of {len(result.parcels)} parcels")
     if not brief:
-        cols = [c for c in _SUMMARY_COLUMNS if c in result.summary.columns]
-        cols += [c for c in result.summary.columns if str(c).startswith(("rule:", "value:"))]
-        print_frame(result.summary[cols], title="Summary (Σ/Σ per group; intensities in 万元/亩)")
+        s = result.summary
+        s = s[~s["level"].isin(["phase", "landuse_gb"]) | s["level"].isin(by_levels)]
+        cols = {c: h for c, h in _SUMMARY_COLUMNS.items() if c in s.columns}
+        cols.update({c: c.removeprefix("rule:") for c in s.columns if str(c).startswith("rule:")})
+        print_frame(s[list(cols)].rename(columns=cols),
+                    title="Summary: Σ numerator ÷ Σ measured area per group (all groups and indicators with --out FILE)")
     f = result.findings
     if len(f):
         by = (f.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum()
