@@ -116,7 +116,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     dem, slope_tif, zones = work / "dem.tif", work / "slope.tif", work / "zones.parquet"
     try:
-        print(f"DEM {args.size} × {args.size} cells ({args.size ** 2 / 1e6:,.0f} M cells), {args.zones} + 2 zones, in {work}")
+        print(f"DEM {args.size} × {args.size} cells ({args.size ** 2 / 1e6:,.1f} M cells), {args.zones} + 2 zones, in {work}")
         t = time.perf_counter()
         make_dem(dem, args.size)
         make_zones(zones, args.size, args.zones)
