@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -138,7 +139,12 @@ def _read_ogr(path: Path, *, layer, encoding, engine) -> gpd.GeoDataFrame:
     try:
         if engine == "fiona":
             return gpd.read_file(path if path.suffix.lower() != ".zip" else f"zip://{path}", engine="fiona", **kwargs)
-        return gpd.read_file(_gdal_path(path), engine="pyogrio", use_arrow=_has_arrow(), **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = gpd.read_file(_gdal_path(path), engine="pyogrio", use_arrow=_has_arrow(), **kwargs)
+        for w in caught:  # e.g. "Could not parse column 'tax_wan' as JSON": mixed text and numbers, kept as text
+            log.info("%s: %s", path.name, w.message)
+        return gdf
     except pyogrio.errors.DataSourceError as exc:
         raise InputError(f"{path.name} is not a readable vector file: {_first_line(exc)}") from None
     except pyogrio.errors.DataLayerError as exc:
