@@ -140,3 +140,26 @@ def test_python_dash_m_entry_point(parcels_file):
     assert proc.returncode == 0 and "P4" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "gis", "areas", "missing.gpkg"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("parkgis: error:") and "Traceback" not in proc.stderr
+
+
+def test_areas_with_buildable_share_from_a_slope_grid(tmp_path, run_cli):
+    """A step 'slope' grid in Gauss–Krüger: west half 5°, east half 25°; a parcel straddling it half and half."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x0, y0, cell = 500_000.0, 4_050_000.0, 10.0
+    grid = np.full((40, 40), 5.0, dtype="float32")
+    grid[:, 20:] = 25.0
+    tif = tmp_path / "slope.tif"
+    with rasterio.open(tif, "w", driver="GTiff", height=40, width=40, count=1, dtype="float32", crs="EPSG:4544",
+                       transform=from_origin(x0, y0, cell, cell), nodata=-9999) as dst:
+        dst.write(grid, 1)
+    parcel = shapely.box(x0 + 100, y0 - 300, x0 + 300, y0 - 100)  # x from 100 to 300 m: half west of 200 m
+    src = tmp_path / "p.gpkg"
+    write_layer(gpd.GeoDataFrame({"parcel_id": ["X"]}, geometry=[parcel], crs=4544), src)
+    out = tmp_path / "b.csv"
+    code, _, _ = run_cli("areas", src, "--buildable", tif, "--where", "<15", "--out", out)
+    got = pd.read_csv(out)
+    assert code == 0
+    assert got.loc[0, "buildable_share"] == pytest.approx(0.5, abs=1e-6)
+    assert got.loc[0, "buildable_mu"] == pytest.approx(got.loc[0, "area_mu"] / 2, rel=1e-3)

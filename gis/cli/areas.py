@@ -28,7 +28,8 @@ def _read(input_path, layer=None, crs=None, encoding=None) -> tuple[gpd.GeoDataF
     return read_layer(path, layer=layer, crs=crs, encoding=encoding), path
 
 
-_BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area_mu", "area_km2", "findings")
+_BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area_mu", "area_km2", "buildable_share",
+                  "buildable_mu", "findings")
 
 
 def _emit(frame, out, path, overwrite, *, title, brief=False):
@@ -70,18 +71,30 @@ def targets_cmd():
 @_input_arg
 @layer_opt
 @click.option("--by", "by", default=None, help="Sum areas per value of this field.")
+@click.option("--buildable", "buildable_raster", default=None, metavar="RASTER",
+              help="Add the share and area of each feature meeting --where on this raster (e.g. a slope grid).")
+@click.option("--where", "where", default="<15", show_default=True, help="Condition for --buildable, e.g. '<15'.")
 @crs_opt
 @encoding_opt
 @out_opt()
 @overwrite_opt
-def areas_cmd(input_path, layer, by, crs, encoding, out, overwrite):
+def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out, overwrite):
     """Ellipsoidal area of every feature (or per group with --by) in m², 公顷, 亩 and km².
 
     Every input column is kept; a `findings` column notes rows whose area needs a second look
-    (missing, empty, non-polygon or repaired geometry).
+    (missing, empty, non-polygon or repaired geometry). With --buildable SLOPE.tif the share of each
+    feature's land meeting --where and that area in 亩 are added (`buildable_share`, `buildable_mu`).
     """
     gdf, path = _read(input_path, layer, crs, encoding)
     measured = add_area_columns(gdf)
+    if buildable_raster:
+        from ..zonal import zonal_stats
+
+        zs = zonal_stats(buildable_raster, gdf, stats=(), where=where)
+        measured["buildable_share"] = zs["where_share"].to_numpy()  # of the land with raster data
+        measured["buildable_mu"] = zs["where_area_m2"].to_numpy() / MU_M2
+        if "finding" in zs.columns:
+            measured["raster_finding"] = zs["finding"].to_numpy()
     if by is None:
         report = validate(gdf, checks={"geometry", "ids"})
         measured["findings"] = row_notes(gdf, report).to_numpy()
@@ -92,7 +105,8 @@ def areas_cmd(input_path, layer, by, crs, encoding, out, overwrite):
     grouped = (pd.DataFrame(measured.drop(columns=measured.geometry.name))
                .groupby(by, dropna=False, sort=True)
                .agg(features=("area_m2", "size"), area_m2=("area_m2", "sum"), area_ha=("area_ha", "sum"),
-                    area_mu=("area_mu", "sum"), area_km2=("area_km2", "sum"))
+                    area_mu=("area_mu", "sum"), area_km2=("area_km2", "sum"),
+                    **({"buildable_mu": ("buildable_mu", "sum")} if buildable_raster else {}))
                .reset_index())
     grouped[by] = grouped[by].astype("string").fillna("<none>")
     _emit(grouped, out, path, overwrite, title=f"areas of {path.name} by {by}")
