@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 
 import geopandas as gpd
 import numpy as np
@@ -108,8 +109,7 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
     list). ``zones`` (a layer with ``id``) fills a missing ``zone_id`` by location. Never drops a
     row; never reads a missing value as 0; the input is not modified.
     """
-    packs = load_packs(packs if isinstance(packs, (list, tuple)) else [packs]) if not (
-        isinstance(packs, (list, tuple)) and all(isinstance(p, RulePack) for p in packs)) else list(packs)
+    packs = load_packs([packs] if isinstance(packs, (str, os.PathLike, RulePack)) else list(packs))
     frame, header_report, f_headers = map_headers(parcels, headers=headers)
     frame["_row"] = np.arange(len(frame))
     parts = [f_headers]

@@ -136,8 +136,8 @@ def map_headers(df: pd.DataFrame, *, headers=None):
         if field in taken:
             findings.append(table_finding(
                 kind="header", check="duplicate_header", severity="error", column=str(col),
-                reason_zh=f"表头“{col}”与“{taken[field]}”对应同一字段 {field}，仅使用后者",
-                reason_en=f"header {col!r} maps to {field} like {taken[field]!r}; only the latter is used"))
+                reason_zh=f"表头“{col}”与“{taken[field]}”对应同一字段 {field}，仅使用“{taken[field]}”",
+                reason_en=f"header {col!r} maps to {field} like {taken[field]!r}; only {taken[field]!r} is used"))
             report.append({"header": col, "field": None, "unit": unit, "factor": None, "note": f"duplicate of {taken[field]!r}"})
             continue
         if kind == "text":
@@ -182,7 +182,11 @@ def map_headers(df: pd.DataFrame, *, headers=None):
         if factor != 1.0:
             factors[field] = factor
         report.append({"header": col, "field": field, "unit": unit, "factor": factor, "note": note})
-    # columns that could not be used keep their header; a schema name they might shadow is freed
+    # columns that could not be used keep their header, unless it is a schema name another column now has
+    targets = set(renames.values())
+    for col in df.columns:
+        if col not in renames and col in targets:
+            renames[col] = f"{col} (not used)"
     out = out.rename(columns=renames)
     for field, factor in factors.items():
         num, bad = _to_number(out[field])

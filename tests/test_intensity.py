@@ -267,3 +267,11 @@ def test_crosswalk_is_complete_data():
     assert {"gb50137_code", "code_2023", "gb50137_name_zh", "name_2023_zh", "name_en", "is_industrial", "source"} <= set(cw.columns)
     assert cw["source"].notna().all() and cw["name_en"].notna().all()
     assert set(industrial_codes()) == {"M", "M1", "M2", "M3", "1001", "100101", "100102", "100103"}
+
+
+def test_two_headers_for_one_field_is_a_finding():
+    df = pd.DataFrame({"宗地编号": ["a"], "parcel_id": ["b"], "税收（万元）": [1.0], "税收（元）": [20000.0]})
+    mapped, _, findings = map_headers(df)
+    dup = findings[findings["check"] == "duplicate_header"]
+    assert sorted(dup["column"]) == ["parcel_id", "税收（元）"]
+    assert mapped["parcel_id"].tolist() == ["a"] and mapped["tax_wan"].tolist() == [1.0]
