@@ -27,7 +27,8 @@ _SUMMARY_COLUMNS = {  # column: short heading for the terminal
 @click.option("--rules", "packs", multiple=True, metavar="PACK",
               help=f"Rule pack: a bundled name ({', '.join(bundled_packs())}) or a path to a .yaml file; repeat for "
                    "several. Default: every bundled pack.")
-@click.option("--by", "by", multiple=True, metavar="COLUMN", help="Also summarise by this column (e.g. phase, land_use).")
+@click.option("--by", "by", multiple=True, metavar="COLUMN", help="Also summarise by this column (e.g. status, industry_code); park, zone, phase and GB "
+                   "land-use class are always summarised.")
 @click.option("--zones", default=None, metavar="LAYER",
               help="Zone layer (property id) that fills a missing zone_id by location, e.g. yaogu_zones.")
 @out_opt("Write the audit: .xlsx (a sheet per table), .gpkg, .csv, .parquet, .geojson, .md or .html.")
