@@ -47,6 +47,10 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
 
     Every parcel appears in the result with its measured area, metrics and a column rule:<id> per rule
     holding pass, fail, n/a or missing. Exit 0 when done, 1 when --fail-on is met, 2 on bad input.
+
+    \b
+    Example (the bundled synthetic sample of 药谷 phase 1):
+      parkgis audit samples/yaogu_phase1_parcels --rules lanzhou-etdz --rules gb-2008 --out audit.xlsx
     """
     path = resolve_layer(parcels)
     if out:
