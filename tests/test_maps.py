@@ -416,3 +416,19 @@ def test_index_tables_escape_everything():
     out = html_table(pd.DataFrame({"name_zh": [EVIL], "area_mu": [1.5], "within": [True]}), caption=EVIL)
     assert EVIL not in out and out.count("&lt;img src=x onerror=alert(1)&gt;") == 2
     assert "1.5" in out and "是 yes" in out
+
+
+def test_template_syntax_in_names_is_not_evaluated(layers):
+    spec = _spec(title={"zh": "{{ 7*7 }} {% if true %}x{% endif %}", "en": "{# c #}"})
+    spec["layers"][0]["name"] = {"zh": "{{ config }}", "en": ""}
+    layers = dict(layers)
+    z = layers["zones"].copy()
+    z.loc[0, "name_zh"] = "{{ 6*7 }}"
+    layers["zones"] = z
+    page = page_html(render_map(layers, spec), offline=True)
+    assert "{{ 7*7 }} {% if true %}x{% endif %}" in page and "{# c #}" in page
+    assert "{{ config }}" in page and "{{ 6*7 }}" in page
+    assert ">49<" not in page
+    payload = _payloads(page)[0]
+    assert payload["cols"]["name_zh"]["v"][0] == "{{ 6*7 }}"  # data never goes through a template
+    assert "\\u0026#123;\\u0026#123; config \\u0026#125;\\u0026#125;" in page  # control name: braces as entities

@@ -65,7 +65,7 @@ def layers():
 
 
 SPEC = {"id": "t", "title": {"zh": "测试 " + EVIL, "en": "Browser test"}, "source_note": "fixture",
-        "layers": [{"name": {"zh": "片区", "en": "Zones " + EVIL}, "source": "zones", "style": {"by": "name_zh"},
+        "layers": [{"name": {"zh": "片区 {{ 7*7 }}", "en": "Zones " + EVIL}, "source": "zones", "style": {"by": "name_zh"},
                     "label": "name_zh"},
                    {"name": {"zh": "轴", "en": "Axes"}, "source": "pl", "filter": {"kind": "axis"}, "kind": "axes"},
                    {"name": {"zh": "中心", "en": "Centres"}, "source": "pl", "filter": {"kind": "centre"},
@@ -138,7 +138,7 @@ def test_legend_title_and_controls_visible(page):
     assert r["title"][0] > 100 and "schematic digitisation, from the plan text; no official boundary" in r["title"][2]
     assert "示意性数字化" in r["title"][2] and EVIL in r["title"][2]  # shown as text
     assert all(r["controls"]), r["controls"]
-    assert EVIL in r["overlays"]  # layer names are text, not markup
+    assert EVIL in r["overlays"] and "片区 {{ 7*7 }}" in r["overlays"]  # names are text, never markup or templates
     assert "发展轴" in r["labels"] and EVIL in r["labels"]
     assert r["img_x"] == 0
 

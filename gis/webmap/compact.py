@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 DEFAULT_QUANTUM_DEG = 1e-6
 """Coordinate step in degrees: 1e-6° is ~0.11 m north–south and ~0.09 m east–west at 36°N."""
 
+_DENSE_VERTICES = 16
+"""Simplify only layers whose features average more vertices than this (simple parcels gain nothing)."""
+
 # part type codes in the stream
 _POINT, _LINE, _POLYGON = 0, 1, 2
 
@@ -123,7 +126,7 @@ def encode_geometry(geoms, *, quantum_deg: float = DEFAULT_QUANTUM_DEG, simplify
     n = arr.size
     missing = shapely.is_missing(arr) | shapely.is_empty(arr)
     arr = np.where(missing, None, arr)
-    if simplify_deg:
+    if simplify_deg and np.nanmean(shapely.get_num_coordinates(arr)) > _DENSE_VERTICES:
         arr = shapely.simplify(arr, simplify_deg, preserve_topology=True)
     parts, owner = _flatten_parts(arr)
     type_id = shapely.get_type_id(parts)
@@ -215,14 +218,19 @@ def encode_column(values: pd.Series, *, digits: int | None = None) -> dict:
         f = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
         d = _digits_for(f) if digits is None else digits
         r = np.round(f, d)
-        out = [None if not np.isfinite(x) else (int(x) if d == 0 and abs(x) < 2**53 else float(x)) for x in r]
+        finite = np.isfinite(r)
+        if d == 0 and np.all(np.abs(r[finite]) < 2**53):
+            out = np.where(finite, r, 0).astype(np.int64).tolist()
+        else:
+            out = r.tolist()
+        for i in np.flatnonzero(~finite):  # only the missing values: null, never 0
+            out[i] = None
         return {"v": out, "num": True}
-    as_str = s.map(lambda x: None if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
-                   else str(x))
+    as_str = s.astype("string")
     codes, uniques = pd.factorize(as_str, use_na_sentinel=True)
     if len(uniques) * 2 <= len(s):
         return {"d": [str(u) for u in uniques], "k": codes.tolist()}
-    return {"v": as_str.tolist()}
+    return {"v": as_str.astype(object).where(as_str.notna(), None).tolist()}
 
 
 def safe_json(obj) -> str:

@@ -80,21 +80,46 @@ PROCESSORS = {"audit": _process_audit}
 
 # ------------------------------------------------------------------ folium elements
 class CompactLayer(folium.map.Layer):
-    """A layer drawn by ``parkgis.js`` from its compact payload (one ``L.FeatureGroup`` on a shared canvas)."""
+    """A layer drawn by ``parkgis.js`` from its compact payload (one ``L.FeatureGroup`` on a shared canvas).
 
-    _template = Template("""
-        {% macro html(this, kwargs) %}
-        <script type="application/json" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = parkgis.layer(JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent));
-        {% endmacro %}
-    """)
+    The payload goes into the page as literal text: not through a template macro, because branca
+    compiles every macro's output again as a Jinja template (slow for megabytes, and a value such
+    as ``{{ … }}`` in the data would be evaluated).
+    """
+
+    _template = Template("")
 
     def __init__(self, payload: dict, *, name: str, show: bool = True):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "ParkgisLayer"
         self.payload = safe_json(payload)
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        name = self.get_name()
+        figure.html.add_child(_Raw(f'<script type="application/json" id="{name}_data">{self.payload}</script>'),
+                              name=f"{name}_data")
+        figure.script.add_child(
+            _Raw(f'var {name} = parkgis.layer(JSON.parse(document.getElementById("{name}_data").textContent));'),
+            name=name)
+        super().render(**kwargs)
+
+
+def _control_text(text: str) -> str:
+    """A layer name for Leaflet's layer control: HTML-escaped (it is set as innerHTML) and with braces
+    as entities (folium passes the control's script through Jinja once more)."""
+    return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
+
+
+class _Raw(Element):
+    """Literal HTML in the page. Never ``Element(text)``: branca would compile the text as a Jinja
+    template, so a name like ``{{ … }}`` in a legend would be evaluated (and lexing is slow)."""
+
+    _template = Template("{{ this.content }}")
+
+    def __init__(self, content: str):
+        super().__init__()
+        self.content = content
 
 
 class _Finish(MacroElement):
@@ -344,9 +369,9 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
     m.parkgis_frames = prepared
     m.parkgis_spec = spec
     root = m.get_root()
-    root.header.add_child(Element(_ERRORS_JS), name="parkgis_errors", index=0)
+    root.header.add_child(_Raw(_ERRORS_JS), name="parkgis_errors", index=0)
     root.title = html.escape(f"{spec['title']['zh']} {spec['title']['en']}".strip())
-    root.html.add_child(Element(_runtime_html()), name="parkgis_runtime")
+    root.html.add_child(_Raw(_runtime_html()), name="parkgis_runtime")
     _add_basemap(m, basemap)
 
     sections = []
@@ -355,7 +380,7 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
         where = f"map {spec['id']!r} layer {i + 1} ({lspec['source']})"
         payload, legend = _layer_payload(gdf, kind, lspec, shift=shift, where=where)
         title = f"{lspec['name']['zh']} {lspec['name']['en']}".strip()
-        CompactLayer(payload, name=html.escape(title), show=lspec["show"]).add_to(m)
+        CompactLayer(payload, name=_control_text(title), show=lspec["show"]).add_to(m)
         if lspec["legend"]:
             sections.append((title, legend))
         valid = gdf.geometry[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
@@ -366,8 +391,8 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
                 b = [xy[0, 0], xy[0, 1], xy[1, 0], xy[1, 1]]
             bounds.append(b)
     date = date or _dt.date.today().isoformat()
-    root.html.add_child(Element(_title_html(spec, basemap=basemap, date=date)), name="parkgis_title")
-    root.html.add_child(Element(legend_html(sections)), name="parkgis_legend")
+    root.html.add_child(_Raw(_title_html(spec, basemap=basemap, date=date)), name="parkgis_title")
+    root.html.add_child(_Raw(legend_html(sections)), name="parkgis_legend")
     if bounds:
         b = np.array(bounds, dtype=float)
         m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]])
