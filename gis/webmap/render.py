@@ -323,6 +323,8 @@ def _add_basemap(m, basemap: str):
             max_zoom=19).add_to(m)
     elif basemap == "tianditu":
         key = os.environ.get("TIANDITU_KEY", "").strip()
+        if key and not key.isalnum():
+            raise InputError("TIANDITU_KEY should be the 32-character key from console.tianditu.gov.cn (letters and digits)")
         if not key:
             raise InputError("basemap tianditu needs a key: set TIANDITU_KEY (free from console.tianditu.gov.cn), "
                              "or choose --basemap none/osm/esri/gaode")
