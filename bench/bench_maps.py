@@ -116,6 +116,9 @@ def main(argv=None):
     print(f"{args.n} parcels, tooltip fields {TOOLTIP}")
 
     p_exp, p_our = out / f"explore_{args.n}.html", out / f"parkgis_{args.n}.html"
+    # warm up both (imports of matplotlib/mapclassify/jinja templates are not what we compare)
+    build_explore(gdf.head(5), out / "warmup_explore.html")
+    build_ours(gdf.head(5), out / "warmup_parkgis.html")
     t_exp = build_explore(gdf, p_exp)
     t_our = build_ours(gdf, p_our)
     s_exp, s_our = p_exp.stat().st_size, p_our.stat().st_size
