@@ -340,6 +340,9 @@ def test_briefing_pack(tmp_path, no_chromium):
         assert {"yaogu.phase1", "yaogu.phase2"} <= set(yaogu.targets["target"]) or len(yaogu.targets) >= 2
         assert "规划指标核对 Plan target check" in index
     assert "面积 Areas" in index and "schematic digitisation" in index
+    if not yaogu.consistency.empty:  # the plan's six zones add up to neither phase: said, not hidden
+        assert not yaogu.consistency["consistent"].all()
+        assert "规划自身一致性 Plan consistency" in index
     # never over a non-empty folder without overwrite; with it, replaced whole
     with pytest.raises(OutputExistsError):
         build_briefing(out, png=False)

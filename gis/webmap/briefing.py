@@ -25,7 +25,7 @@ from ..errors import LayerNotFoundError, OutputExistsError
 from .render import SCHEMATIC_NOTE, ProcessorUnavailable, render_map, save_map
 from .spec import BRIEFING_SPECS, load_spec
 
-__all__ = ["build_briefing", "BriefingMap", "area_table", "target_table", "html_table"]
+__all__ = ["build_briefing", "BriefingMap", "area_table", "target_table", "consistency_table", "html_table"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class BriefingMap:
     areas: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     targets: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     summary: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    consistency: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def area_table(frames) -> pd.DataFrame:
@@ -86,13 +87,40 @@ def target_table(frames, checks: pd.DataFrame | None) -> pd.DataFrame:
     """The rows of the plan-target check (``gis.targets.check_bundled``) for the features this map draws."""
     if checks is None or checks.empty:
         return pd.DataFrame()
+    sel = checks[checks["feature"].astype(str).isin(_drawn_ids(frames))]
+    cols = [c for c in ("target", "name", "planned_mu", "measured_mu", "planned_km2", "measured_km2", "deviation_mu",
+                        "deviation_pct", "within", "note") if c in sel.columns]
+    return sel[cols].reset_index(drop=True)
+
+
+def _drawn_ids(frames) -> set[str]:
     ids = set()
     for _, gdf, _ in frames:
         if "id" in gdf.columns:
             ids |= set(gdf["id"].dropna().astype(str))
-    sel = checks[checks["feature"].astype(str).isin(ids)]
-    cols = [c for c in ("target", "name", "planned_mu", "measured_mu", "planned_km2", "measured_km2", "deviation_mu",
-                        "deviation_pct", "within", "note") if c in sel.columns]
+    return ids
+
+
+def consistency_table(frames, plan: pd.DataFrame | None) -> pd.DataFrame:
+    """The plan's own part/whole relations (``gis.plancheck``) that involve a feature this map draws.
+
+    The plan is not always consistent with itself (药谷's six zones add up to neither phase); the
+    briefing says so next to the map instead of hiding it.
+    """
+    if plan is None or plan.empty:
+        return pd.DataFrame()
+    from ..bundled import load_targets
+    from ..targets import all_targets
+
+    feature_of = {t.id: t.feature_id for t in all_targets().values()}
+    ids = _drawn_ids(frames)
+    keep = []
+    for rel in load_targets().get("relations", []) or []:
+        names = [rel.get("whole"), rel.get("equals"), *(rel.get("parts") or []), *(rel.get("parts_share") or {})]
+        if any(feature_of.get(n, n) in ids for n in names if n):
+            keep.append(rel["id"])
+    sel = plan[plan["id"].isin(keep)]
+    cols = [c for c in ("statement", "expected", "stated", "difference", "unit", "consistent", "note") if c in sel.columns]
     return sel[cols].reset_index(drop=True)
 
 
@@ -101,7 +129,9 @@ _LABELS = {"layer": "图层 Layer", "id": "编号 ID", "name_zh": "名称", "nam
            "measured_mu": "实测 亩", "measured_km2": "实测 km²", "deviation_mu": "偏差 亩",
            "deviation_pct": "偏差 %", "within": "容差内 within tolerance", "note": "说明 Note", "target": "指标 Target",
            "parcels": "地块数 Parcels", "verdict_pass": "达标 pass", "verdict_fail": "未达标 fail",
-           "verdict_missing": "缺数据 missing", "verdict_n/a": "不适用 n/a"}
+           "verdict_missing": "缺数据 missing", "verdict_n/a": "不适用 n/a",
+           "statement": "规划表述 Plan statement", "expected": "应为 Expected", "stated": "规划值 Stated",
+           "difference": "差 Difference", "unit": "单位 Unit", "consistent": "自洽 Consistent"}
 _DIGITS = {"area_mu": 1, "planned_mu": 1, "measured_mu": 1, "deviation_mu": 2, "area_km2": 4, "planned_km2": 4,
            "measured_km2": 4, "deviation_pct": 3}
 
@@ -182,9 +212,21 @@ def _index_html(maps: list[BriefingMap], *, date: str, png: bool) -> str:
             parts.append(html_table(m.summary, caption="地块审核 Parcel audit"))
         if not m.targets.empty:
             parts.append(html_table(m.targets, caption="规划指标核对 Plan target check (gis.targets, ±0.5 %)"))
+        if not m.consistency.empty:
+            parts.append(html_table(m.consistency, caption="规划自身一致性 Plan consistency (gis.plancheck)"))
         parts.append("</div></div></section>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _plan_checks():
+    try:
+        from ..plancheck import plan_check
+
+        return plan_check()
+    except Exception as exc:  # the index still shows the areas; say why the check is missing
+        log.warning("plan consistency check not available: %s", exc)
+        return None
 
 
 def _target_checks():
@@ -221,6 +263,7 @@ def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | N
         log.warning("no Chromium found: the briefing pack is written without PNG images")
     date = date or _dt.date.today().isoformat()
     checks = _target_checks()
+    plan = _plan_checks()
 
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -251,6 +294,7 @@ def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | N
             bm.summary = parcel_summary(m.parkgis_frames)
             if spec.get("targets"):
                 bm.targets = target_table(m.parkgis_frames, checks)
+                bm.consistency = consistency_table(m.parkgis_frames, plan)
             if make_png:
                 bm.png = f"{spec['id']}.png"
                 screenshot(tmp / bm.html, tmp / bm.png)
