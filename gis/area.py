@@ -67,17 +67,34 @@ def local_equal_area_coords(lon_deg, lat_deg, lon0_deg, lat0_deg, *, repeat=None
     d = GRS80_A_M * m0 / (_RQ * cos_b0)
     lon0 = np.asarray(lon0_deg, dtype=float)
     if repeat is not None:
-        beta0, sin_b0, cos_b0, d, lon0 = (np.repeat(v, repeat) for v in (beta0, sin_b0, cos_b0, d, lon0))
-    dlon = np.radians(np.asarray(lon_deg) - lon0)
+        which = np.repeat(np.arange(len(lat0)), repeat)  # one integer repeat, then cheap gathers
+        beta0, sin_b0, cos_b0, d, lon0 = (v[which] for v in (beta0, sin_b0, cos_b0, d, lon0))
+    # written with in-place operations: on millions of vertices the temporaries cost more than the maths
+    dlon = np.subtract(lon_deg, lon0)
+    np.radians(dlon, out=dlon)
     beta = _authalic_lat(np.radians(lat_deg))
-    cos_b = np.cos(beta)
-    half2 = np.sin(dlon / 2.0) ** 2
+    dbeta = np.subtract(beta, beta0)
+    cos_b = np.cos(beta, out=beta)  # beta itself is not needed again
+    half2 = np.multiply(dlon, 0.5)
+    np.sin(half2, out=half2)
+    np.square(half2, out=half2)  # sin²(Δλ/2)
+    cb_h2 = np.multiply(cos_b, half2, out=half2)  # cosβ sin²(Δλ/2)
     # 1 + sinβ0 sinβ + cosβ0 cosβ cosΔλ, written as 2 - 2 sin²((β-β0)/2) - 2 cosβ0 cosβ sin²(Δλ/2)
-    dbeta = beta - beta0
-    denom = 2.0 - 2.0 * np.sin(dbeta / 2.0) ** 2 - 2.0 * cos_b0 * cos_b * half2
-    b = _RQ * np.sqrt(2.0 / denom)
-    x = b * d * cos_b * np.sin(dlon)
-    y = (b / d) * (np.sin(dbeta) + 2.0 * sin_b0 * cos_b * half2)
+    t = np.multiply(dbeta, 0.5)
+    np.sin(t, out=t)
+    np.square(t, out=t)
+    denom = np.add(t, cos_b0 * cb_h2, out=t)
+    np.subtract(1.0, denom, out=denom)  # = denom/2; b = R_q sqrt(2/denom) = R_q / sqrt(denom/2)
+    b = np.sqrt(denom, out=denom)
+    np.divide(_RQ, b, out=b)
+    x = np.sin(dlon, out=dlon)
+    x *= cos_b
+    x *= b
+    x *= d
+    y = np.sin(dbeta, out=dbeta)
+    y += 2.0 * sin_b0 * cb_h2
+    y *= b
+    y /= d
     return x, y
 
 
@@ -109,7 +126,7 @@ def _polygon_parts(geoms):
     return parts[keep], owner[keep]
 
 
-def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True) -> pd.Series:
+def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True, valid=None) -> pd.Series:
     """Ellipsoidal area of every geometry in square metres, as a Series named ``area_m2``.
 
     ``geoms`` is a GeoSeries or GeoDataFrame (its CRS is used) or an array of shapely geometries with
@@ -120,7 +137,8 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     Edges are geodesics, as in ``pyproj.Geod.geometry_area_perimeter``: for every edge longer than
     ``_GEODESIC_EDGE_M`` the sliver between the straight edge in the local equal-area frame and the
     geodesic is added (a parabolic segment through the geodesic midpoint). ``geodesic_edges=False``
-    treats edges as straight in the local frame.
+    treats edges as straight in the local frame. ``valid`` may pass a precomputed
+    ``shapely.is_valid`` array for ``geoms`` (a caller that validates anyway saves the work).
     """
     index = getattr(geoms, "index", None)
     if crs is None:
@@ -137,15 +155,24 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     else:
         sub = sub.copy()
     if repair and len(sub):
-        bad = ~shapely.is_valid(sub) & ~shapely.is_empty(sub)
+        ok = shapely.is_valid(sub) if valid is None else np.asarray(valid, dtype=bool)[present]
+        bad = ~ok & ~shapely.is_empty(sub)
         if bad.any():
             log.info("measuring %d invalid geometries after make_valid", int(bad.sum()))
             sub[bad] = shapely.make_valid(sub[bad])
-    parts, part_owner = _polygon_parts(sub)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    if len(rings) == 0:
+    types = shapely.get_type_id(sub)
+    if len(sub) and (types == 3).all() and shapely.get_num_interior_rings(sub).max() == 0:
+        # the common case, simple polygons: one ring each, read straight from the geometries
+        parts, part_owner = sub, np.arange(len(sub))
+        coords, vring = shapely.get_coordinates(sub, return_index=True)
+        n_rings, ring_part = len(sub), np.arange(len(sub))
+    else:
+        parts, part_owner = _polygon_parts(sub)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, vring = shapely.get_coordinates(rings, return_index=True)
+        n_rings = len(rings)
+    if len(coords) == 0:
         return pd.Series(out, index=index, name="area_m2")
-    coords, vring = shapely.get_coordinates(rings, return_index=True)
     lonlat = _to_lonlat(coords, crs)
     vfeat = part_owner[ring_part[vring]]
     # one local equal-area frame per feature, centred on the middle of its bounding box
@@ -157,16 +184,16 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     edge = np.flatnonzero(vring[:-1] == vring[1:])  # vertex i to i+1 on the same ring
     i, j = edge, edge + 1
     twice_area = x[i] * y[j] - x[j] * y[i]
-    ring_signed = np.bincount(vring[i], weights=twice_area, minlength=len(rings)) / 2.0
+    ring_signed = np.bincount(vring[i], weights=twice_area, minlength=n_rings) / 2.0
     if geodesic_edges:
         ring_signed += _geodesic_sliver(lonlat, mid, np.repeat(np.arange(len(mid)), counts), x, y, i, j, vring,
-                                        len(rings))
+                                        n_rings)
     # polygons may come in either orientation: the exterior's sign decides which way is "inside"
     first_ring = np.flatnonzero(np.r_[True, ring_part[1:] != ring_part[:-1]])
-    is_exterior = np.zeros(len(rings), dtype=bool)
+    is_exterior = np.zeros(n_rings, dtype=bool)
     is_exterior[first_ring] = True
     ext_sign = np.sign(ring_signed[first_ring])
-    ring_sign = np.repeat(ext_sign, np.diff(np.r_[first_ring, len(rings)]))
+    ring_sign = np.repeat(ext_sign, np.diff(np.r_[first_ring, n_rings]))
     # holes count negative whatever orientation they were written in
     ring_area = np.where(is_exterior, ring_signed * ring_sign, -np.abs(ring_signed))
     part_area = np.bincount(ring_part, weights=ring_area, minlength=len(parts))
@@ -195,12 +222,12 @@ def _geodesic_sliver(lonlat, mid, vcentre, x, y, i, j, vring, n_rings):
     return np.bincount(vring[i], weights=(4.0 / 3.0) * tri, minlength=n_rings)
 
 
-def add_area_columns(gdf, *, crs=None):
+def add_area_columns(gdf, *, crs=None, valid=None):
     """Return a copy of ``gdf`` with ``area_m2``, ``area_ha``, ``area_mu`` and ``area_km2`` added.
 
     Existing columns of those names are replaced (the measured value wins over a typed-in one).
     """
-    measured = area_m2(gdf, crs=crs)
+    measured = area_m2(gdf, crs=crs, valid=valid)
     out = gdf.copy()
     out["area_m2"] = measured.to_numpy()
     out["area_ha"] = m2_to_ha(out["area_m2"])

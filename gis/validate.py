@@ -41,6 +41,7 @@ class ValidationReport:
     findings: pd.DataFrame
     id_field: str | None
     n_features: int
+    valid: np.ndarray | None = None  # shapely validity per row (non-polygons count as valid)
 
     @property
     def problems(self) -> pd.DataFrame:
@@ -153,9 +154,11 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
     if id_field is not None and "ids" in checks:
         ids = gdf[id_field]
         dup = ids.duplicated(keep=False) & ids.notna()
-        counts = ids.map(ids.value_counts())
-        for pos in np.flatnonzero(dup.to_numpy()):
-            add("duplicate_id", "error", pos, f"{id_field} {ids.iloc[pos]!r} is used by {counts.iloc[pos]} features")
+        dup_pos = np.flatnonzero(dup.to_numpy())
+        if len(dup_pos):
+            counts = ids.iloc[dup_pos].value_counts()
+            for pos in dup_pos:
+                add("duplicate_id", "error", pos, f"{id_field} {ids.iloc[pos]!r} is used by {counts[ids.iloc[pos]]} features")
         for pos in np.flatnonzero(ids.isna().to_numpy()):
             add("missing_id", "warning", pos, f"no {id_field}")
 
@@ -215,7 +218,7 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance)
 
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf))
+    return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf), valid=valid)
 
 
 def _ancestry(ids, parents, a, b) -> np.ndarray:

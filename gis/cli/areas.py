@@ -86,7 +86,8 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out
     feature's land meeting --where and that area in 亩 are added (`buildable_share`, `buildable_mu`).
     """
     gdf, path = _read(input_path, layer, crs, encoding)
-    measured = add_area_columns(gdf)
+    report = validate(gdf, checks={"geometry", "ids"})
+    measured = add_area_columns(gdf, valid=report.valid)
     if buildable_raster:
         from ..zonal import zonal_stats
 
@@ -96,7 +97,6 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out
         if "finding" in zs.columns:
             measured["raster_finding"] = zs["finding"].to_numpy()
     if by is None:
-        report = validate(gdf, checks={"geometry", "ids"})
         measured["findings"] = row_notes(gdf, report).to_numpy()
         _emit(measured, out, path, overwrite, title=f"areas of {path.name}", brief=True)
         return
