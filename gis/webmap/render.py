@@ -30,7 +30,7 @@ from ..bundled import resolve_layer
 from ..crs import require_crs
 from ..errors import InputError, ParkGISError
 from ..io import atomic_output, read_layer
-from ..units import km2_to_mu, m2_to_km2, m2_to_mu
+from ..units import MU_M2, km2_to_mu, m2_to_km2, m2_to_mu
 from .compact import DEFAULT_QUANTUM_DEG, encode_column, encode_geometry, safe_json
 from .offline import process_html, templates_dir
 from .spec import BASEMAPS, validate_spec
@@ -125,6 +125,7 @@ class _Raw(Element):
 class _Finish(MacroElement):
     _template = Template("""
         {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
         parkgis.finish({{ this._parent.get_name() }});
         (function (map) {
           ['parkgis-title', 'parkgis-legend'].forEach(function (id) {
@@ -366,7 +367,7 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
         gdf, kind = prepare_layer(lspec, layers, base_dir=spec.get("base_dir"), where=where)
         prepared.append((lspec, gdf, kind))
 
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_control=True)
     m.parkgis_offline = offline
     m.parkgis_frames = prepared
     m.parkgis_spec = spec
@@ -399,7 +400,8 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
         b = np.array(bounds, dtype=float)
         m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]])
     MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
-                   primary_area_unit="sqmeters", secondary_area_unit="hectares").add_to(m)
+                   primary_area_unit="sqmeters", secondary_area_unit="mu",
+                   units={"mu": {"factor": 1.0 / MU_M2, "display": "亩 (mu)", "decimals": 2}}).add_to(m)
     Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
     m.add_child(_Finish(), name="parkgis_finish")
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
