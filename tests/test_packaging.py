@@ -21,7 +21,9 @@ def _name(req: str) -> str:
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip = {_name(r) for r in meta["dependencies"]} | {_name(r) for r in meta["optional-dependencies"]["test"]}
+    pip = {_name(r) for r in meta["dependencies"]}
+    for extra in meta["optional-dependencies"].values():
+        pip |= {_name(r) for r in extra}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
     pip_as_conda = {CONDA_NAMES.get(n, n) for n in pip}
