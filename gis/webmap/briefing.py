@@ -174,11 +174,11 @@ nav { padding: 8px 24px; background: #eef2f8; } nav a { margin-right: 16px; }
 section { padding: 16px 24px; border-bottom: 1px solid #ddd; }
 section h2 { margin: 0 0 8px 0; font-size: 18px; }
 .row { display: flex; gap: 20px; align-items: flex-start; flex-wrap: wrap; }
-.map { flex: 3 1 640px; } .map iframe { width: 100%; height: 560px; border: 1px solid #bbb; }
-.tables { flex: 2 1 420px; overflow-x: auto; }
+.map { flex: 1 1 100%; } .map iframe { width: 100%; height: 680px; border: 1px solid #bbb; }
+.tables { flex: 1 1 100%; overflow-x: auto; }
 table.data { border-collapse: collapse; margin-bottom: 14px; font-size: 12px; }
 table.data caption { text-align: left; font-weight: bold; padding: 4px 0; }
-table.data th, table.data td { border: 1px solid #ccc; padding: 3px 6px; }
+table.data th, table.data td { border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }
 table.data th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .unavailable { color: #8a1c1c; }
 """
