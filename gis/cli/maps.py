@@ -31,10 +31,14 @@ def _auto_spec(inputs, title):
               help="Base map tiles (default: the spec's, else none). tianditu needs TIANDITU_KEY.")
 @click.option("--png", is_flag=True, help="Also write FILE.png beside the page (headless Chromium).")
 @click.option("--title", default=None, help="Title of a map made without --spec.")
+@click.option("--raster", "raster", default=None, metavar="TIF",
+              help="Draw this raster (e.g. a slope or hillshade grid from `parkgis raster`) under the layers.")
+@click.option("--raster-style", type=click.Choice(["slope", "slope_percent", "hillshade", "terrain"]),
+              default="slope", show_default=True, help="Colours for --raster.")
 @overwrite_opt
 @crs_opt
 @layer_opt
-def map_cmd(inputs, spec, out, offline, basemap, png, title, overwrite, crs, layer):
+def map_cmd(inputs, spec, out, offline, basemap, png, title, raster, raster_style, overwrite, crs, layer):
     """Render one map: INPUT layers (files or bundled names) styled by a spec, or by geometry without one.
 
     \b
@@ -65,6 +69,12 @@ def map_cmd(inputs, spec, out, offline, basemap, png, title, overwrite, crs, lay
 
         raise OutputExistsError(f"{out} exists: pass --overwrite to replace it, or choose another name")
     m = render_map(frames, spec_obj, offline=offline, basemap=basemap)
+    if raster:
+        from ..webmap.raster_overlay import add_raster_overlay
+
+        if (basemap or spec_obj.get("basemap")) == "gaode":
+            raise InputError("--raster cannot be drawn on the Gaode base map (GCJ-02): use --basemap none, osm or esri")
+        add_raster_overlay(m, raster, style=raster_style)
     save_map(m, out, offline=offline, overwrite=overwrite)
     n = sum(len(g) for _, g, _ in m.parkgis_frames)
     console.print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {n} features, "
