@@ -61,3 +61,24 @@ def test_raster_overlay_bad_inputs(tmp_path, slope_tif, run_cli):
     assert code == 2 and "not a readable raster" in err
     code, _, err = run_cli("map", src, "--out", tmp_path / "b.html", "--raster", slope_tif, "--basemap", "gaode")
     assert code == 2 and "Gaode" in err
+
+
+@pytest.mark.browser
+def test_slope_overlay_draws_in_chromium_without_errors(tmp_path, slope_tif, run_cli):
+    import os
+
+    from gis.webmap.png import dump_dom, find_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("PARKGIS_REQUIRE_BROWSER") == "1":
+            pytest.fail("PARKGIS_REQUIRE_BROWSER=1 but no headless Chromium was found (install chromium)")
+        pytest.skip("headless Chromium not found: install chromium to run browser tests")
+    src = tmp_path / "p.geojson"
+    write_layer(gpd.GeoDataFrame({"parcel_id": ["A"]}, geometry=[shapely.box(480_100, 4_049_500, 480_600, 4_049_900)],
+                                 crs=4544), src)
+    out = tmp_path / "m.html"
+    assert run_cli("map", src, "--out", out, "--offline", "--raster", slope_tif)[0] == 0
+    dom, _ = dump_dom(out, budget_ms=5000)
+    errors = re.search(r'id="parkgis-errors">([^<]*)<', dom)
+    assert errors is None or errors.group(1).strip() == "", errors.group(1)
+    assert '<img class="leaflet-image-layer' in dom and 'data-drawn="1"' in dom
