@@ -100,32 +100,25 @@ def process_html(page: str, *, offline: bool = True) -> str:
     """Drop unused CDN assets; with ``offline`` inline the rest or raise InputError if one is unknown."""
     missing = []
 
-    def script(m):
-        url = m.group(1)
-        if _dropped(url):
-            return ""
-        if not offline or not url.startswith(("http://", "https://", "//")):
-            return m.group(0)
-        rel = VENDORED.get(_basename(url))
-        if rel is None:
-            missing.append(url)
-            return m.group(0)
-        return f"<script>/* {rel} (vendored) */\n{_script_safe(_read(rel))}\n</script>\n"
+    def inliner(inline):
+        """A regex replacement: drop unused CDN assets, inline vendored ones with ``inline(rel)``."""
+        def replace(m):
+            url = m.group(1)
+            if _dropped(url):
+                return ""
+            if not offline or not url.startswith(("http://", "https://", "//")):
+                return m.group(0)
+            rel = VENDORED.get(_basename(url))
+            if rel is None:
+                missing.append(url)
+                return m.group(0)
+            return inline(rel)
+        return replace
 
-    def link(m):
-        url = m.group(1)
-        if _dropped(url):
-            return ""
-        if not offline or not url.startswith(("http://", "https://", "//")):
-            return m.group(0)
-        rel = VENDORED.get(_basename(url))
-        if rel is None:
-            missing.append(url)
-            return m.group(0)
-        return f"<style>/* {rel} (vendored) */\n{_style_safe(_inline_css(rel))}\n</style>\n"
-
-    page = _SCRIPT.sub(script, page)
-    page = _LINK.sub(link, page)
+    page = _SCRIPT.sub(inliner(lambda rel: f"<script>/* {rel} (vendored) */\n{_script_safe(_read(rel))}\n</script>\n"),
+                       page)
+    page = _LINK.sub(inliner(lambda rel: f"<style>/* {rel} (vendored) */\n{_style_safe(_inline_css(rel))}\n</style>\n"),
+                     page)
     if offline:
         if missing:
             raise InputError(f"offline page needs {missing[0]} which is not vendored in gis/webmap/vendor/; "
