@@ -29,7 +29,7 @@ def _read(input_path, layer=None, crs=None, encoding=None) -> tuple[gpd.GeoDataF
 
 
 _BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area_mu", "area_km2", "buildable_share",
-                  "buildable_mu", "findings")
+                  "buildable_mu", "raster_finding", "findings")
 
 
 def _emit(frame, out, path, overwrite, *, title, brief=False):
