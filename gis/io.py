@@ -114,11 +114,9 @@ def read_table(path, *, sheet: str | None = None, encoding: str | None = None) -
 
 def _existing(path) -> Path:
     path = Path(path)
-    if path.suffix.lower() == ".zip" or path.exists():
-        if not path.exists():
-            raise LayerNotFoundError(f"no such file: {path}")
-        return path
-    raise LayerNotFoundError(f"no such file: {path}")
+    if not path.exists():
+        raise LayerNotFoundError(f"no such file: {path}")
+    return path
 
 
 def _gdal_path(path: Path) -> str:

@@ -11,8 +11,6 @@ False
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pandas as pd
 
 from .bundled import load_targets
@@ -28,11 +26,9 @@ _AREA_M2 = {"m2": 1.0, "mu": MU_M2, "ha": 10_000.0, "km2": 1_000_000.0}
 
 def printed_precision(value) -> float:
     """Half a unit in the last printed digit: 217.87 → 0.005, 73 → 0.5, 2595.0 → 0.05."""
-    exponent = Decimal(str(value)).normalize().as_tuple().exponent if float(value) != int(float(value)) else 0
     text = str(value)
-    if "." in text:
-        exponent = -len(text.split(".")[1])
-    return 0.5 * 10.0 ** exponent
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return 0.5 * 10.0 ** -decimals
 
 
 def _base(value, unit):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import LayerNotFoundError, OutputExistsError
+from ..errors import LayerNotFoundError, OutputExistsError, ParkGISError
 from .render import SCHEMATIC_NOTE, ProcessorUnavailable, render_map, save_map
 from .spec import BRIEFING_SPECS, load_spec
 
@@ -219,24 +219,25 @@ def _index_html(maps: list[BriefingMap], *, date: str, png: bool) -> str:
     return "\n".join(parts)
 
 
-def _plan_checks():
+def _optional_table(what: str, compute):
+    """A table for the index, or None with a logged reason when its data cannot be had (the areas still show)."""
     try:
-        from ..plancheck import plan_check
-
-        return plan_check()
-    except Exception as exc:  # the index still shows the areas; say why the check is missing
-        log.warning("plan consistency check not available: %s", exc)
+        return compute()
+    except ParkGISError as exc:
+        log.warning("%s not available: %s", what, exc)
         return None
+
+
+def _plan_checks():
+    from ..plancheck import plan_check
+
+    return _optional_table("plan consistency check", plan_check)
 
 
 def _target_checks():
-    try:
-        from ..targets import check_bundled
+    from ..targets import check_bundled
 
-        return check_bundled()
-    except Exception as exc:  # the index still shows the areas; say why the check is missing
-        log.warning("plan-target check not available: %s", exc)
-        return None
+    return _optional_table("plan-target check", check_bundled)
 
 
 def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | None = None, basemap: str = "none",
