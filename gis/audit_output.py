@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .errors import InputError, OutputExistsError
-from .io import write_layer, write_tables
+from .io import atomic_output, write_layer, write_tables
 
 __all__ = ["write_audit", "audit_outputs", "check_targets", "XLSX_MAX_ROWS"]
 
@@ -76,8 +76,14 @@ def check_targets(path, *, overwrite: bool = False, inputs=()) -> list[Path]:
     return targets
 
 
-def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Path]:
-    """Write the audit's tables to ``path`` (format by extension); returns the files written."""
+def write_audit(result, path, *, overwrite: bool = False, inputs=(), lang: str | None = None) -> list[Path]:
+    """Write the audit's tables to ``path`` (format by extension); returns the files written.
+
+    ``lang`` ("zh" or "en") gives an ``.xlsx`` headers with units, verdicts in words and a notes
+    sheet (:mod:`gis.audit_workbook`); None keeps the machine column names there too. Every
+    workbook gets number formats, a frozen header, filters, widths and failing cells highlighted.
+    Other formats always keep the machine names.
+    """
     path = Path(path)
     check_targets(path, overwrite=overwrite, inputs=inputs)
     suffix = path.suffix.lower()
@@ -91,6 +97,13 @@ def write_audit(result, path, *, overwrite: bool = False, inputs=()) -> list[Pat
             raise InputError(f"the {name} table has {n:,} rows, more than a worksheet holds: write .gpkg, .parquet or .csv")
     if suffix in (".xlsx", ".md", ".html"):
         tables["parcels"] = pd.DataFrame(tables["parcels"].drop(columns=tables["parcels"].geometry.name))
+    if suffix == ".xlsx":
+        from .audit_workbook import write_workbook
+
+        with atomic_output(path, overwrite=overwrite, inputs=inputs) as tmp:
+            write_workbook(tables, tmp, lang=lang)
+        log.info("wrote %s", path)
+        return [path]
     if suffix in _MULTI:
         write_tables(path, tables, overwrite=overwrite, inputs=inputs)
         return [path]
