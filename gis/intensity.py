@@ -23,6 +23,7 @@ import pandas as pd
 
 from .area import area_m2 as _measure
 from .findings import concat_findings, row_findings
+from .indicators import metric_table
 from .parcels import SUPPLIED_STATUSES
 from .units import HA_M2, MU_M2
 
@@ -38,23 +39,8 @@ MIN_AREA_M2 = 1.0
 DECLARED_TOLERANCE_PCT = 5.0
 """Declared area further than this from the measured area is a finding."""
 
-# name: (numerator column, denominator column, factor, unit, 中文, English)
-METRICS: dict[str, tuple[str, str, float, str, str, str]] = {
-    "investment_intensity_wan_per_mu": ("investment_wan", "area_mu", 1.0, "万元/亩", "投资强度", "investment intensity"),
-    "investment_intensity_wan_per_ha": ("investment_wan", "area_ha", 1.0, "万元/公顷", "投资强度", "investment intensity"),
-    "output_intensity_wan_per_mu": ("output_wan", "area_mu", 1.0, "万元/亩", "亩均产值", "output per mu"),
-    "output_intensity_wan_per_ha": ("output_wan", "area_ha", 1.0, "万元/公顷", "地均产值", "output per hectare"),
-    "tax_intensity_wan_per_mu": ("tax_wan", "area_mu", 1.0, "万元/亩", "亩均税收", "tax per mu"),
-    "tax_intensity_wan_per_ha": ("tax_wan", "area_ha", 1.0, "万元/公顷", "地均税收", "tax per hectare"),
-    "value_added_intensity_wan_per_mu": ("value_added_wan", "area_mu", 1.0, "万元/亩", "亩均增加值", "value added per mu"),
-    "far": ("floor_area_m2", "area_m2", 1.0, "ratio", "容积率", "floor-area ratio"),
-    "building_coverage": ("footprint_m2", "area_m2", 1.0, "ratio", "建筑系数", "building coverage"),
-    "green_ratio": ("green_m2", "area_m2", 1.0, "ratio", "绿地率", "green ratio"),
-    "admin_share": ("admin_area_m2", "area_m2", 1.0, "ratio", "行政办公及生活服务设施用地比重", "administrative and living land share"),
-    "rd_share": ("rd_wan", "output_wan", 1.0, "ratio", "研发经费占比", "R&D share of output"),
-    "value_added_per_tce_wan": ("value_added_wan", "energy_tce", 1.0, "万元/吨标准煤", "单位能耗增加值", "value added per tce"),
-    "output_per_employee_wan": ("output_wan", "employees", 1.0, "万元/人", "全员劳动生产率", "output per employee"),
-}
+# name: (numerator column, denominator column, factor, unit, 中文, English), from gis/data/indicators.yaml
+METRICS: dict[str, tuple[str, str, float, str, str, str]] = metric_table()
 
 _AREA_DENOMINATORS = ("area_m2", "area_mu", "area_ha")
 

@@ -31,7 +31,7 @@ from .landuse import classify_landuse
 from .units import AREA_UNITS_M2
 
 __all__ = [
-    "HEADERS_PATH", "STATUSES", "SUPPLIED_STATUSES", "NUMERIC_FIELDS", "MONEY_FIELDS", "TEXT_FIELDS",
+    "HEADERS_PATH", "STATUSES", "SUPPLIED_STATUSES", "SCALES", "NUMERIC_FIELDS", "MONEY_FIELDS", "TEXT_FIELDS",
     "load_headers", "map_headers", "check_values", "prepare_parcels",
 ]
 
@@ -43,10 +43,12 @@ SUPPLIED_STATUSES = ("supplied", "under_construction", "built", "idle")
 """Land handed over to a user (已供应): everything but ``planned``."""
 MONEY_FIELDS = ("investment_wan", "output_wan", "tax_wan", "value_added_wan", "rd_wan")
 AREA_FIELDS = ("declared_area_mu", "floor_area_m2", "footprint_m2", "green_m2", "admin_area_m2")
-NUMERIC_FIELDS = MONEY_FIELDS + AREA_FIELDS + ("energy_tce", "employees")
-TEXT_FIELDS = ("parcel_id", "park_id", "zone_id", "phase", "land_use", "industry_code", "project", "status")
+NUMERIC_FIELDS = MONEY_FIELDS + ("sales_wan",) + AREA_FIELDS + ("energy_tce", "employees", "electricity_kwh", "emissions_t")
+TEXT_FIELDS = ("parcel_id", "park_id", "zone_id", "phase", "land_use", "industry_code", "project", "status", "scale")
+SCALES = ("above", "below")
+"""``scale``: 规模以上 (above) or 规模以下 (below) industrial enterprise; picks a score's formula."""
 
-_UNIT_TARGET = {"money": "wan", "energy": "tce", "count": "n"}
+_UNIT_TARGET = {"money": "wan", "energy": "tce", "count": "n", "electricity": "kwh", "mass": "t"}
 
 
 def _norm(text) -> str:
@@ -66,7 +68,11 @@ def _load(path: str) -> dict:
     for canon, words in spec.get("status_values", {}).items():
         for w in [canon, *words]:
             status[_norm(w)] = canon
-    return {"fields": spec["fields"], "aliases": aliases, "units": units, "status": status}
+    scale = {}
+    for canon, words in spec.get("scale_values", {}).items():
+        for w in [canon, *words]:
+            scale[_norm(w)] = canon
+    return {"fields": spec["fields"], "aliases": aliases, "units": units, "status": status, "scale": scale}
 
 
 def load_headers(path=None) -> dict:
@@ -95,7 +101,8 @@ def _split_header(header: str, spec: dict):
     return h, None, False
 
 
-_EXAMPLE_UNITS = {"money": "元 or 万元", "area": "平方米, 亩 or 公顷", "energy": "吨标准煤", "count": "人"}
+_EXAMPLE_UNITS = {"money": "元 or 万元", "area": "平方米, 亩 or 公顷", "energy": "吨标准煤", "count": "人",
+                  "electricity": "千瓦时 or 万千瓦时", "mass": "吨"}
 
 
 def _canonical_unit(kind, fs):
@@ -258,10 +265,16 @@ def check_values(df: pd.DataFrame, *, headers=None):
         findings.append(row_findings(
             out, blank_lu, kind="data", check="missing_land_use", severity="warning", column="land_use",
             reason_zh="缺少用地性质", reason_en="land use is missing"))
-    if "zone_id" in out.columns:
-        no_zone = out["zone_id"].isna().to_numpy()
+    findings.extend(_check_scale(out, spec))
+    if "zone_id" not in out.columns:  # zones unknown: one note, not a warning on every row
+        findings.append(table_finding(
+            kind="header", check="zones_unknown", severity="info", column="zone_id", level="all", group="(all)",
+            reason_zh="数据无片区列（片区/zone_id），不按片区汇总；可提供片区图层按位置判定",
+            reason_en="the data has no zone column (zone_id / 片区): zones are unknown, so nothing is summarised by "
+                      "zone; a zones layer assigns them by location"))
+        no_zone = np.zeros(len(out), dtype=bool)
     else:
-        no_zone = np.ones(len(out), dtype=bool)
+        no_zone = out["zone_id"].isna().to_numpy()
     if no_zone.any():
         findings.append(row_findings(
             out, no_zone, kind="data", check="outside_zones", severity="warning", column="zone_id",
@@ -309,6 +322,23 @@ def _check_status(out: pd.DataFrame, spec: dict):
         return [row_findings(out, unknown, kind="data", check="unknown_status", severity="error", column="status",
                              raw=written.to_numpy(dtype=object),
                              reason_zh="用地状态无法识别", reason_en=f"status not one of {', '.join(STATUSES)} (or a Chinese word for them)")]
+    return []
+
+
+def _check_scale(out: pd.DataFrame, spec: dict):
+    if "scale" not in out.columns:
+        return []
+    written = out["scale"]
+    cat = pd.Categorical(written)
+    lookup = np.array([spec["scale"].get(_norm(c)) for c in cat.categories] + [None], dtype=object)
+    codes = np.asarray(cat.codes)
+    canon = lookup[codes]
+    unknown = (codes >= 0) & pd.isna(canon)
+    out["scale"] = pd.Categorical(canon, categories=list(SCALES))
+    if unknown.any():
+        return [row_findings(out, unknown, kind="data", check="unknown_scale", severity="error", column="scale",
+                             raw=written.to_numpy(dtype=object), reason_zh="企业规模（规上/规下）无法识别",
+                             reason_en="scale is not 规上/规下 (above/below)")]
     return []
 
 

@@ -29,10 +29,11 @@ import yaml
 from .errors import InputError, LayerNotFoundError
 from .findings import concat_findings, row_findings, table_finding
 from .intensity import METRICS, aggregate
+from .scoring import evaluate_score
 
 __all__ = [
     "VERDICTS", "RULES_DIR", "Rule", "Score", "RulePack", "bundled_packs", "load_pack", "load_packs",
-    "applies_mask", "evaluate_rule", "evaluate_summary_rule", "evaluate_score", "overall_verdict", "rules_table",
+    "absent_columns", "applies_mask", "evaluate_rule", "evaluate_summary_rule", "evaluate_score", "overall_verdict", "rules_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,14 @@ class Score:
     severity: str
     source: str
     applies_to: dict = dataclasses.field(default_factory=dict)
-    cap: float = 1.5
+    cap: float | None = 1.5
     pack: str = ""
+    classes_by: str = "score"  # score (min_score cut-offs), rank (percentile rank in the group) or none
+    variant_column: str | None = None  # a column choosing the formula (e.g. scale: above/below)
+    variants: tuple = ()  # ((value or None, indicators), …)
+    drop_absent: bool = True  # an indicator whose column the data lacks is dropped (weights rescaled)
+    not_evaluated_class: str | None = None  # class of parcels the score does not apply to (e.g. T)
+    classes_note: str = ""
 
     @property
     def column(self) -> str:
@@ -98,6 +105,7 @@ class RulePack:
     scores: tuple = ()
     tables: dict = dataclasses.field(default_factory=dict)
     parameters: dict = dataclasses.field(default_factory=dict)
+    example: bool = False  # a template a planner copies, not a published method
 
     @property
     def parcel_rules(self):
@@ -119,8 +127,170 @@ def _need(d: dict, key: str, where: str):
     return d[key]
 
 
+def _read_pack_text(path: Path) -> str:
+    """The pack's text: UTF-8, or GBK/GB18030 detected (logged); otherwise an error naming the encoding problem."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InputError(f"{path.name} is not UTF-8 text (byte {exc.start}); save the rule pack as UTF-8") from None
+        log.warning("%s is not UTF-8: read as GBK/GB18030 (save it as UTF-8 to be sure)", path.name)
+        return text
+
+
+def _mapping(value, where: str, what: str, example: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {what} must be a mapping such as {example}, not {value!r}")
+    return dict(value)
+
+
+def _items(value, where: str, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{where}: {what} must be a list of mappings, not {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_item(item, where: str, what: str) -> dict:
+    if not isinstance(item, dict):
+        raise InputError(f"{where}: is a bare {type(item).__name__} {item!r}; a {what} is a mapping with "
+                         + ("id, metric, op, threshold, severity and source" if what == "rule" else "its keys"))
+    return item
+
+
+_APPLIES_EXAMPLE = "{land_use: industrial, status: [built]}"
+
+
+def _parse_rule(r, i: int, spec: dict, where: str, name: str) -> Rule:
+    w = f"{where} rule {i + 1}"
+    r = _check_item(r, w, "rule")
+    w = f"{where} rule {i + 1} ({r.get('id', '?')})"
+    metric = _need(r, "metric", w)
+    if metric not in METRICS:
+        raise InputError(f"{w}: unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
+    op = str(_need(r, "op", w))
+    if op not in _OPS:
+        raise InputError(f"{w}: op must be one of {', '.join(_OPS)}, not {op!r}")
+    sev = _need(r, "severity", w)
+    if sev not in ("error", "warning", "info"):
+        raise InputError(f"{w}: severity must be error, warning or info")
+    thr = _need(r, "threshold", w)
+    if isinstance(thr, dict):
+        if thr.get("table") not in (spec.get("tables") or {}):
+            raise InputError(f"{w}: threshold table {thr.get('table')!r} is not in the pack's tables")
+        _mapping(thr.get("key"), w, "the threshold's key", "{industry_code: industry_code}")
+    elif isinstance(thr, bool) or not isinstance(thr, (int, float)):
+        raise InputError(f"{w}: threshold must be a number or {{table: …, key: …}}, not {thr!r}")
+    scope = r.get("scope", "parcel")
+    if scope not in ("parcel", "summary"):
+        raise InputError(f"{w}: scope must be parcel or summary")
+    levels = r.get("levels") or ("park_id",)
+    if isinstance(levels, str):
+        levels = (levels,)
+    return Rule(
+        id=str(_need(r, "id", w)), name_zh=str(r.get("name_zh", r["id"])), name_en=str(r.get("name_en", r["id"])),
+        metric=metric, op=op, threshold=thr, severity=sev, source=str(_need(r, "source", w)), scope=scope,
+        applies_to=_mapping(r.get("applies_to"), w, "applies_to", _APPLIES_EXAMPLE), unit=str(r.get("unit", "")),
+        levels=tuple(levels), pack=name)
+
+
+def _parse_indicators(items, w: str) -> tuple:
+    inds = []
+    for k, x in enumerate(_items(items, w, "indicators")):
+        x = dict(_check_item(x, f"{w} indicator {k + 1}", "indicator"))
+        for key in ("metric", "weight", "source"):
+            _need(x, key, f"{w} indicator {x.get('metric', k + 1)}")
+        for m in (x["metric"], x.get("fallback")):
+            if m is not None and m not in METRICS:
+                raise InputError(f"{w}: unknown metric {m!r}; metrics: {', '.join(METRICS)}")
+        try:
+            float(x["weight"])
+        except (TypeError, ValueError):
+            raise InputError(f"{w} indicator {x['metric']}: weight must be a number, not {x['weight']!r}") from None
+        b = x.get("benchmark", "average")
+        if not (b == "average" or (isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0)
+                or (isinstance(b, dict) and isinstance(b.get("average_times"), (int, float)))):
+            raise InputError(f"{w} indicator {x['metric']}: benchmark must be 'average', a positive number or "
+                             f"{{average_times: 2}}, not {b!r}")
+        if x.get("direction", "higher") not in ("higher", "lower"):
+            raise InputError(f"{w} indicator {x['metric']}: direction must be higher or lower")
+        inds.append(x)
+    if not inds:
+        raise InputError(f"{w}: 'indicators' is required (a list of {{metric, weight, benchmark, source}})")
+    return tuple(inds)
+
+
+def _parse_classes(s: dict, w: str, by: str) -> tuple:
+    classes = []
+    for k, c in enumerate(_items(s.get("classes"), w, "classes")):
+        c = dict(_check_item(c, f"{w} class {k + 1}", "class"))
+        if "class" not in c:
+            raise InputError(f"{w} class {k + 1}: 'class' (its name, e.g. A) is required")
+        key = {"score": "min_score", "rank": "rank_to_pct"}.get(by)
+        if key is not None:
+            if c.get(key) is None:
+                raise InputError(f"{w} class {c['class']}: '{key}' is required when classes are by {by}"
+                                 + (" (or set classes_by: rank / none)" if by == "score" else ""))
+            try:
+                c[key] = float(c[key])
+            except (TypeError, ValueError):
+                raise InputError(f"{w} class {c['class']}: {key} must be a number, not {c[key]!r}") from None
+        classes.append(c)
+    if by == "score":
+        if not classes:
+            raise InputError(f"{w}: 'classes' is required (e.g. [{{class: A, min_score: 90, source: …}}])")
+        classes.sort(key=lambda c: -c["min_score"])
+    elif by == "rank":
+        classes.sort(key=lambda c: c["rank_to_pct"])
+        if not classes or abs(classes[-1]["rank_to_pct"] - 100.0) > 1e-9:
+            raise InputError(f"{w}: the last rank class must reach rank_to_pct: 100 (every evaluated parcel gets a class)")
+    return tuple(classes)
+
+
+def _parse_score(s, i: int, where: str, name: str) -> Score:
+    w = f"{where} score {i + 1}"
+    s = _check_item(s, w, "score")
+    w = f"{where} score {i + 1} ({s.get('id', '?')})"
+    by = s.get("classes_by", "score")
+    if by not in ("score", "rank", "none"):
+        raise InputError(f"{w}: classes_by must be score, rank or none, not {by!r}")
+    if "formulas" in s:
+        col = _need(s, "formula_column", w)
+        formulas = _mapping(s["formulas"], w, "formulas", "{above: {indicators: […]}, below: {indicators: […]}}")
+        variants = tuple((str(k), _parse_indicators(_mapping(v, w, f"formula {k}", "{indicators: […]}").get("indicators"),
+                                                    f"{w} formula {k}")) for k, v in formulas.items())
+        if not variants:
+            raise InputError(f"{w}: formulas is empty")
+    else:
+        col = None
+        variants = ((None, _parse_indicators(s.get("indicators"), w)),)
+    cap = s.get("cap", 1.5)
+    if cap is not None:
+        try:
+            cap = float(cap)
+        except (TypeError, ValueError):
+            raise InputError(f"{w}: cap must be a number or null, not {cap!r}") from None
+    return Score(
+        id=str(_need(s, "id", w)), name_zh=str(s.get("name_zh", s["id"])), name_en=str(s.get("name_en", s["id"])),
+        indicators=variants[0][1], classes=_parse_classes(s, w, by), fail_classes=tuple(s.get("fail_classes") or ()),
+        severity=str(s.get("severity", "warning")), source=str(_need(s, "source", w)),
+        applies_to=_mapping(s.get("applies_to"), w, "applies_to", _APPLIES_EXAMPLE), cap=cap, pack=name,
+        classes_by=by, variant_column=col, variants=variants, drop_absent=bool(s.get("drop_absent", True)),
+        not_evaluated_class=s.get("not_evaluated_class"), classes_note=str(s.get("classes_note", "")))
+
+
 def load_pack(name_or_path) -> RulePack:
-    """A bundled pack by name (``lanzhou-etdz``) or a YAML file by path; raises InputError on bad content."""
+    """A bundled pack by name (``lanzhou-etdz``) or a YAML file by path; raises InputError on bad content.
+
+    Every rule and score is checked on load; a problem is one line naming the file, the rule and what
+    is wrong.
+    """
     if isinstance(name_or_path, RulePack):
         return name_or_path
     path = Path(str(name_or_path))
@@ -132,62 +302,28 @@ def load_pack(name_or_path) -> RulePack:
             raise InputError(f"no rule pack {name_or_path!r}: use one of {', '.join(bundled_packs())} or a path to a .yaml file")
         path = bundled
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        spec = yaml.safe_load(_read_pack_text(path)) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(spec, dict):
         raise InputError(f"{path.name}: a rule pack is a mapping with 'pack' and 'rules'")
     name = str(spec.get("pack") or path.stem)
     where = f"{path.name}"
-    rules = []
-    for i, r in enumerate(spec.get("rules") or []):
-        w = f"{where} rule {i + 1} ({r.get('id', '?')})"
-        metric = _need(r, "metric", w)
-        if metric not in METRICS:
-            raise InputError(f"{w}: unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
-        op = str(_need(r, "op", w))
-        if op not in _OPS:
-            raise InputError(f"{w}: op must be one of {', '.join(_OPS)}, not {op!r}")
-        sev = _need(r, "severity", w)
-        if sev not in ("error", "warning", "info"):
-            raise InputError(f"{w}: severity must be error, warning or info")
-        thr = _need(r, "threshold", w)
-        if isinstance(thr, dict):
-            if thr.get("table") not in (spec.get("tables") or {}):
-                raise InputError(f"{w}: threshold table {thr.get('table')!r} is not in the pack's tables")
-        elif not isinstance(thr, (int, float)):
-            raise InputError(f"{w}: threshold must be a number or {{table: …, key: …}}")
-        scope = r.get("scope", "parcel")
-        if scope not in ("parcel", "summary"):
-            raise InputError(f"{w}: scope must be parcel or summary")
-        rules.append(Rule(
-            id=str(_need(r, "id", w)), name_zh=str(r.get("name_zh", r["id"])), name_en=str(r.get("name_en", r["id"])),
-            metric=metric, op=op, threshold=thr, severity=sev, source=str(_need(r, "source", w)), scope=scope,
-            applies_to=dict(r.get("applies_to") or {}), unit=str(r.get("unit", "")),
-            levels=tuple(r.get("levels") or ("park_id",)), pack=name))
-    scores = []
-    for i, s in enumerate(spec.get("scores") or []):
-        w = f"{where} score {i + 1} ({s.get('id', '?')})"
-        inds = tuple(dict(x) for x in _need(s, "indicators", w))
-        for x in inds:
-            for key in ("metric", "weight", "source"):
-                _need(x, key, f"{w} indicator {x.get('metric', '?')}")
-            for m in (x["metric"], x.get("fallback")):
-                if m is not None and m not in METRICS:
-                    raise InputError(f"{w}: unknown metric {m!r}")
-        classes = tuple(sorted((dict(c) for c in _need(s, "classes", w)), key=lambda c: -float(c["min_score"])))
-        scores.append(Score(
-            id=str(_need(s, "id", w)), name_zh=str(s.get("name_zh", s["id"])), name_en=str(s.get("name_en", s["id"])),
-            indicators=inds, classes=classes, fail_classes=tuple(s.get("fail_classes") or ()),
-            severity=str(s.get("severity", "warning")), source=str(_need(s, "source", w)),
-            applies_to=dict(s.get("applies_to") or {}), cap=float(s.get("cap", 1.5)), pack=name))
+    tables = _mapping(spec.get("tables"), where, "tables", "{far_min: {key: [industry_code], rows: […]}}")
+    for tname, t in tables.items():
+        t = _mapping(t, f"{where} table {tname}", "a table", "{key: [industry_code], rows: […]}")
+        for k, row in enumerate(_items(t.get("rows"), f"{where} table {tname}", "rows")):
+            _check_item(row, f"{where} table {tname} row {k + 1}", "table row")
+    params = _mapping(spec.get("parameters"), where, "parameters", "{region_class: {value: 5, source: …}}")
+    rules = [_parse_rule(r, i, spec, where, name) for i, r in enumerate(_items(spec.get("rules"), where, "rules"))]
+    scores = [_parse_score(s, i, where, name) for i, s in enumerate(_items(spec.get("scores"), where, "scores"))]
     ids = [r.id for r in rules] + [s.id for s in scores]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
         raise InputError(f"{where}: rule ids must be unique; repeated: {', '.join(sorted(dup))}")
     return RulePack(name=name, title_zh=str(spec.get("title_zh", name)), title_en=str(spec.get("title_en", name)),
                     source=str(spec.get("source", "")), path=str(path), rules=tuple(rules), scores=tuple(scores),
-                    tables=dict(spec.get("tables") or {}), parameters=dict(spec.get("parameters") or {}))
+                    tables=tables, parameters=params, example=bool(spec.get("example", False)))
 
 
 def load_packs(names) -> list[RulePack]:
@@ -202,21 +338,37 @@ def load_packs(names) -> list[RulePack]:
 
 
 # ---------------------------------------------------------------------------------------- applying
+def absent_columns(frame: pd.DataFrame, applies_to: dict) -> list[str]:
+    """The columns a rule's ``applies_to`` filters on that the data does not have at all.
+
+    Such a filter is not applied (the rule applies to every parcel its other filters admit) and the
+    audit says so once; a blank value in a column the data has still makes the verdict ``missing``.
+    """
+    out = []
+    for key in applies_to or {}:
+        col = "land_use" if key == "land_use" else key
+        if col not in frame.columns:
+            out.append(col)
+    return out
+
+
 def applies_mask(frame: pd.DataFrame, applies_to: dict):
-    """Three-valued applicability: (applies, cannot_tell) boolean arrays; neither = not applicable."""
+    """Three-valued applicability: (applies, cannot_tell, unknown per column) boolean arrays;
+    neither applies nor cannot_tell = not applicable. A filter on a column the data lacks
+    (:func:`absent_columns`) admits every parcel."""
     n = len(frame)
     applies = np.ones(n, dtype=bool)
     unknown = np.zeros(n, dtype=bool)
     unknown_cols = {}
+    absent = set(absent_columns(frame, applies_to))
     for key, want in (applies_to or {}).items():
+        if key in absent:
+            continue
         if key == "land_use":
             yes, unk = _landuse_condition(frame, want)
         else:
-            if key not in frame.columns:
-                yes, unk = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
-            else:
-                wants = {str(w) for w in (want if isinstance(want, (list, tuple)) else [want])}
-                yes, unk = _in_values(frame[key], wants)
+            wants = {str(w) for w in (want if isinstance(want, (list, tuple)) else [want])}
+            yes, unk = _in_values(frame[key], wants)
         unknown_cols[key] = unk & applies
         applies &= yes | unk
         unknown |= unk
@@ -436,76 +588,6 @@ def evaluate_summary_rule(frame: pd.DataFrame, rule: Rule, summary: pd.DataFrame
             reason_zh=f"未达标：{rule.name_zh}（{_metric_zh(rule.metric)} Σ/Σ 应{zh_op} {rule.threshold} {rule.unit}）",
             reason_en=f"fails: {rule.name_en} (Σ/Σ {_metric_en(rule.metric)} must be {en_op} {rule.threshold} {rule.unit})"))
     return verdict, values, concat_findings(parts)
-
-
-# ---------------------------------------------------------------------------------------- scoring
-def evaluate_score(frame: pd.DataFrame, score: Score, *, min_area_m2: float):
-    """The weighted per-亩 score (0–100 scale, 100 = every indicator at benchmark), its class and verdict.
-
-    Returns ``(score Series, class Series, verdict Series, findings, notes)``; notes list the indicators
-    used, dropped (column absent) and their benchmarks, for the rules sheet.
-    """
-    n = len(frame)
-    applies, cannot_tell, unknown_cols = applies_mask(frame, score.applies_to)
-    used, notes = [], []
-    for ind in score.indicators:
-        metric = ind["metric"]
-        chosen = None
-        for m in (metric, ind.get("fallback")):
-            if m is None:
-                continue
-            num_col = METRICS[m][0]
-            if num_col in frame.columns and np.isfinite(frame.loc[applies, m].to_numpy(dtype="float64")).any():
-                chosen = m
-                break
-        if chosen is None:
-            notes.append(f"{metric}: dropped (the data has no {METRICS[metric][0]}); weights rescaled")
-            continue
-        if ind.get("benchmark", "average") == "average":
-            bench = float(aggregate(frame, None, mask=applies, metrics=[chosen], min_area_m2=min_area_m2)[chosen].iloc[0])
-        else:
-            bench = float(ind["benchmark"])
-        used.append((chosen, float(ind["weight"]), bench, ind.get("direction", "higher"), bool(ind.get("required", True))))
-        notes.append(f"{chosen}: weight {ind['weight']}, benchmark {bench:.4g} ({ind.get('benchmark', 'average')})")
-    total_w = sum(w for _, w, *_ in used)
-    s = np.zeros(n)
-    missing = np.zeros(n, dtype=bool)
-    for metric, w, bench, direction, _req in used:
-        v = frame[metric].to_numpy(dtype="float64")
-        if not np.isfinite(bench) or bench <= 0:
-            r = np.full(n, np.nan)
-        elif direction == "lower":
-            r = np.divide(bench, v, out=np.full(n, np.nan), where=np.isfinite(v) & (v > 0))
-        else:
-            r = v / bench
-        missing |= ~np.isfinite(r)
-        s += w * np.minimum(np.where(np.isfinite(r), r, 0.0), score.cap)
-    value = np.where(applies & ~missing & (total_w > 0), 100.0 * s / total_w if total_w else np.nan, np.nan)
-    klass = np.full(n, None, dtype=object)
-    assigned = np.zeros(n, dtype=bool)
-    for c in score.classes:
-        m = np.isfinite(value) & ~assigned & (value >= float(c["min_score"]) - 1e-9)
-        klass[m] = c["class"]
-        assigned |= m
-    miss = (applies & (missing | (total_w == 0))) | cannot_tell
-    klass[miss] = "missing"
-    klass[~applies & ~cannot_tell] = "n/a"
-    codes = np.full(n, NA, dtype=np.int8)
-    codes[assigned & applies] = PASS
-    codes[np.isin(klass, list(score.fail_classes)) & applies] = FAIL
-    codes[miss] = MISSING
-    verdict = _categorical(codes, frame.index)
-    parts = [row_findings(
-        frame, codes == FAIL, kind="rule", check=score.id, severity=score.severity, verdict="fail", column="score",
-        value=value, raw=klass, source=score.source,
-        reason_zh=f"{score.name_zh}为 {'/'.join(score.fail_classes)} 类（亩均效益低）",
-        reason_en=f"{score.name_en}: class {'/'.join(score.fail_classes)} (low per-mu returns)")]
-    parts.append(row_findings(
-        frame, codes == MISSING, kind="rule", check=score.id, severity="warning", verdict="missing", column="score",
-        source=score.source, reason_zh=f"评价所需数据缺失（{', '.join(m for m, *_ in used)}），无法评价：{score.name_zh}",
-        reason_en=f"data for the evaluation is missing ({', '.join(m for m, *_ in used)}): cannot rank {score.name_en}"))
-    return (pd.Series(value, index=frame.index, name=f"score:{score.id}"),
-            pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts, sort=False), notes)
 
 
 def overall_verdict(verdicts: list[pd.Series], index) -> pd.Series:

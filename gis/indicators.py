@@ -1,0 +1,185 @@
+"""The indicator registry (``gis/data/indicators.yaml``) and the development-zone indicator set.
+
+Every ratio parkgis reports is one record of the registry: numerator, denominator, which parcels
+count, unit, names, digits and source. :data:`gis.intensity.METRICS` (the per-parcel metrics rule
+packs name) is built from its ``parcel_metrics``; :func:`zone_indicators` computes its
+``zone_indicators`` — the set of 《开发区土地集约利用评价规程》 (土地开发率, 土地供应率, 土地建成率,
+工业用地率, 综合容积率, 建筑密度, 工业用地综合容积率, 工业用地建筑系数, 工业用地地均固定资产投资,
+工业用地地均税收, 万元/公顷) per zone, from a zones layer (each zone's total area, measured on the
+ellipsoid) and the parcels' status, land use and figures. An indicator that cannot be computed is
+NaN and says which inputs it lacks.
+
+>>> reg = load_registry()
+>>> reg["zone_indicators"]["land_supply_rate"]["name_zh"]
+'土地供应率'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import InputError
+
+__all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "zone_indicators", "zone_indicator_notes"]
+
+log = logging.getLogger(__name__)
+
+REGISTRY_PATH = Path(__file__).resolve().parent / "data" / "indicators.yaml"
+_AREA = {"area_m2": 1.0, "area_mu": 2000.0 / 3.0, "area_ha": 10_000.0}  # m² per unit
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)
+    for section in ("parcel_metrics", "zone_indicators"):
+        for name, rec in (spec.get(section) or {}).items():
+            for key in ("numerator", "denominator", "unit", "name_zh", "name_en", "source"):
+                if rec.get(key) in (None, ""):
+                    raise InputError(f"{Path(path).name}: {section} {name} has no {key}")
+    return spec
+
+
+def load_registry(path=None) -> dict:
+    """The registry as a mapping: ``parcel_metrics`` and ``zone_indicators``, one record per indicator."""
+    return _load(str(Path(path or REGISTRY_PATH).resolve()))
+
+
+def metric_table(path=None) -> dict[str, tuple]:
+    """Per-parcel metrics as ``name: (numerator, denominator, factor, unit, 中文, English)``."""
+    return {name: (r["numerator"], r["denominator"], float(r.get("factor", 1)), r["unit"], r["name_zh"], r["name_en"])
+            for name, r in load_registry(path)["parcel_metrics"].items()}
+
+
+def _parcel_filter(frame: pd.DataFrame, parcels: dict | None):
+    """(mask, lacking columns) of the parcels a registry filter admits."""
+    n = len(frame)
+    mask = np.ones(n, dtype=bool)
+    lacking = []
+    for key, want in (parcels or {}).items():
+        if key == "land_use":
+            if "land_use" not in frame.columns or "is_industrial" not in frame.columns:
+                lacking.append("land_use")
+                continue
+            ind = frame["is_industrial"].fillna(False).to_numpy(dtype=bool)
+            mask &= ind if want == "industrial" else ~ind
+        else:
+            if key not in frame.columns:
+                lacking.append(key)
+                continue
+            wants = [str(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
+            mask &= frame[key].astype("object").isin(wants).to_numpy()
+    return mask, lacking
+
+
+def _side(frame, side: dict, usable):
+    """(values, mask of parcels counted, inputs lacking) of one side of a fraction."""
+    col = side["sum"]
+    mask, lacking = _parcel_filter(frame, side.get("parcels"))
+    if col in _AREA:
+        values = frame["area_m2"].to_numpy(dtype="float64") / _AREA[col]
+    elif col in frame.columns:
+        values = frame[col].to_numpy(dtype="float64")
+    else:
+        return None, mask, [*lacking, col]
+    return values, mask & usable & np.isfinite(values), lacking
+
+
+def zone_indicators(parcels, zones=None, *, zone_id: str = "id", headers=None, min_area_m2: float = 1.0) -> pd.DataFrame:
+    """The development-zone indicators per zone, as a new frame on the zones' index.
+
+    ``parcels`` is a parcel layer as planners keep it (headers are mapped, values checked and areas
+    measured as the audit does); a parcel belongs to the zone its ``zone_id`` names, or, when it has
+    none, to the zone holding it (by location). ``zones`` has a ``zone_id`` column naming each zone
+    and polygons whose ellipsoidal area is the zone's total land. Without ``zones`` the groups are
+    the parcels' ``zone_id`` values and 土地开发率 says it lacks the zones layer. Every zone is in the
+    output (keeping its own columns, geometry dropped), then ``zone_area_m2``, ``n_parcels`` and one
+    column per indicator (NaN where it cannot be computed); ``attrs["notes"]`` (also
+    :func:`zone_indicator_notes`) says for each indicator whether it was computed and what it lacks.
+    """
+    from .audit import assign_zones
+    from .intensity import parcel_metrics
+    from .parcels import check_values, map_headers
+
+    frame, _report, _f = map_headers(parcels, headers=headers)
+    if zones is not None and ("zone_id" not in frame.columns or frame["zone_id"].isna().any()):
+        located, _amb = assign_zones(frame, zones, zone_id=zone_id)
+        given = frame["zone_id"].astype("object") if "zone_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        frame = frame.assign(zone_id=given.where(given.notna(), located))
+    frame, _f2 = check_values(frame, headers=headers)
+    frame = parcel_metrics(frame, min_area_m2=min_area_m2)
+    return _zone_table(frame, zones, zone_id=zone_id)
+
+
+def _zone_table(frame: pd.DataFrame, zones, *, zone_id: str = "id") -> pd.DataFrame:
+    from .area import area_m2
+
+    reg = load_registry()["zone_indicators"]
+    if zones is not None:
+        if zone_id not in zones.columns:
+            raise InputError(f"the zones layer has no {zone_id!r} column to name the zones; its columns: "
+                             f"{', '.join(map(str, zones.columns))}")
+        keys = zones[zone_id].astype(str)
+        out = pd.DataFrame(zones.drop(columns=zones.geometry.name)).copy()
+        zone_area = area_m2(zones).to_numpy(dtype="float64")
+        out["zone_area_m2"] = zone_area
+    else:
+        keys = pd.Series(sorted(frame["zone_id"].dropna().astype(str).unique()) if "zone_id" in frame.columns else [],
+                         dtype=object)
+        out = pd.DataFrame({"zone_id": keys.to_numpy()})
+        zone_area = None
+    n_groups = len(out)
+    if "zone_id" in frame.columns:
+        pos = pd.Index(keys.to_numpy()).get_indexer(frame["zone_id"].astype("object").where(frame["zone_id"].notna(), None))
+    else:
+        pos = np.full(len(frame), -1)
+    inzone = pos >= 0
+    codes = np.where(inzone, pos, 0)
+    area = frame["area_m2"].to_numpy(dtype="float64")
+    usable = np.isfinite(area) & (area >= 1.0)
+    out["n_parcels"] = np.bincount(codes[inzone], minlength=n_groups)
+    notes = []
+    for name, rec in reg.items():
+        num_spec, den_spec = rec["numerator"], rec["denominator"]
+        num_v, num_m, lack = _side(frame, num_spec, usable)
+        if den_spec["sum"] == "zone_area_m2":
+            den_v = den_m = None
+            if zone_area is None:
+                lack = [*lack, "a zones layer (each zone's total area)"]
+        else:
+            den_v, den_m, lack2 = _side(frame, den_spec, usable)
+            lack = [*lack, *lack2]
+        if lack:
+            out[name] = np.nan
+        else:
+            nm = inzone & num_m
+            num = np.bincount(codes[nm], weights=num_v[nm], minlength=n_groups)
+            if den_v is None:
+                den = zone_area
+            else:
+                dm = inzone & den_m
+                if num_spec["sum"] not in _AREA:  # a reported figure: only parcels that report it count below the line
+                    dm &= np.isfinite(num_v)
+                den = np.bincount(codes[dm], weights=den_v[dm], minlength=n_groups)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0) * float(rec.get("factor", 1)), np.nan)
+        notes.append({"indicator": name, "name_zh": rec["name_zh"], "name_en": rec["name_en"], "unit": rec["unit"],
+                      "computed": not lack, "lacking": ", ".join(dict.fromkeys(lack)),
+                      "note": rec.get("note", ""), "source": rec["source"]})
+    out.index = zones.index if zones is not None else out.index
+    out.attrs["notes"] = pd.DataFrame(notes)
+    n_out = int((~inzone).sum())
+    if n_out:
+        log.info("%d parcels are in no zone of the layer: left out of the zone indicators", n_out)
+    return out
+
+
+def zone_indicator_notes(table: pd.DataFrame) -> pd.DataFrame:
+    """The notes of a :func:`zone_indicators` table: computed or not, and which inputs it lacks."""
+    return table.attrs.get("notes", pd.DataFrame())

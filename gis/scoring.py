@@ -1,0 +1,211 @@
+"""Weighted per-亩 evaluations (亩均效益评价): scores, classes by score cut-offs or by percentile rank,
+and formulas chosen by a column (规上/规下).
+
+A score's value is ``100 × Σ wᵢ·min(vᵢ/bᵢ, cap) ÷ Σ wᵢ`` over its indicators, where ``bᵢ`` is a fixed
+benchmark, the Σ/Σ average of the evaluated group (``average``) or a multiple of it
+(``{average_times: 2}``). With weights summing to 100 and no cap this is the published form
+``v₁/b₁×w₁ + v₂/b₂×w₂ + …``. Classes come from ``min_score`` cut-offs (``classes_by: score``), from
+the percentile rank within the evaluated group (``classes_by: rank``; ``rank_to_pct`` is the upper
+edge of each class: A 20, B 60, C 95, D 100), or not at all (``classes_by: none``, when the source
+does not give the cut-offs). A missing value is never scored as 0: the parcel is ``missing``.
+
+Ranks: the evaluated parcels are sorted by score, highest first; the class of the parcel at rank
+``r`` (1-based) of ``n`` is the first class whose edge ``round(n × rank_to_pct / 100)`` is ≥ ``r``.
+Parcels with equal scores share the better class (the rank of the first of them), so a tie across
+an edge makes that class larger; the notes say how many parcels a tie moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+
+from .findings import concat_findings, row_findings, table_finding
+from .intensity import METRICS, aggregate
+
+__all__ = ["evaluate_score", "rank_classes"]
+
+log = logging.getLogger(__name__)
+
+PASS, FAIL, NA, MISSING = range(4)
+_VERDICTS = ("pass", "fail", "n/a", "missing")
+
+
+def rank_classes(values, classes) -> tuple[np.ndarray, int]:
+    """Classes by percentile rank of the finite ``values`` (higher is better); None elsewhere.
+
+    ``classes`` are mappings with ``class`` and ``rank_to_pct``, in rising order of ``rank_to_pct``
+    (the last 100). Returns ``(classes array, parcels a tie moved into a better class)``.
+
+    >>> rank_classes(np.array([5.0, 4.0, 3.0, 2.0, 1.0]), [{"class": "A", "rank_to_pct": 40},
+    ...              {"class": "B", "rank_to_pct": 100}])[0].tolist()
+    ['A', 'A', 'B', 'B', 'B']
+    """
+    v = np.asarray(values, dtype="float64")
+    out = np.full(len(v), None, dtype=object)
+    ok = np.flatnonzero(np.isfinite(v))
+    n = len(ok)
+    if not n:
+        return out, 0
+    edges = np.array([math.floor(n * float(c["rank_to_pct"]) / 100.0 + 0.5) for c in classes])
+    names = np.array([c["class"] for c in classes], dtype=object)
+    order = ok[np.argsort(-v[ok], kind="stable")]
+    pos = np.arange(1, n + 1)  # 1-based rank by position
+    sv = v[order]
+    first = np.r_[True, sv[1:] != sv[:-1]]
+    tie_rank = np.maximum.accumulate(np.where(first, pos, 0))  # rank of the first of equal scores
+    by_pos = np.searchsorted(edges, pos, side="left")
+    by_tie = np.searchsorted(edges, tie_rank, side="left")
+    by_tie = np.minimum(by_tie, len(classes) - 1)
+    out[order] = names[by_tie]
+    return out, int((by_tie < np.minimum(by_pos, len(classes) - 1)).sum())
+
+
+def _benchmark(frame, ind, metric, mask, min_area_m2):
+    b = ind.get("benchmark", "average")
+    if isinstance(b, (int, float)):
+        return float(b), f"{float(b):g} (fixed)"
+    avg = float(aggregate(frame, None, mask=mask, metrics=[metric], min_area_m2=min_area_m2)[metric].iloc[0])
+    if isinstance(b, dict):
+        k = float(b["average_times"])
+        return k * avg, f"{k * avg:.4g} ({k:g} × the evaluated group's Σ/Σ average {avg:.4g})"
+    return avg, f"{avg:.4g} (the evaluated group's Σ/Σ average)"
+
+
+def _variant_score(frame, score, indicators, mask, min_area_m2, notes, label):
+    """Score values of the rows in ``mask`` for one formula; returns (values, missing, used metrics)."""
+    n = len(frame)
+    used = []
+    absent_required = []
+    for ind in indicators:
+        chosen = None
+        for m in (ind["metric"], ind.get("fallback")):
+            if m is None:
+                continue
+            if METRICS[m][0] in frame.columns and (METRICS[m][1] in frame.columns or METRICS[m][1].startswith("area_")) \
+                    and np.isfinite(frame.loc[mask, m].to_numpy(dtype="float64")).any():
+                chosen = m
+                break
+        if chosen is None:
+            lacking = [c for c in METRICS[ind["metric"]][:2] if c not in frame.columns and not c.startswith("area_")]
+            what = ", ".join(lacking) or f"values of {ind['metric']}"
+            if score.drop_absent:
+                notes.append(f"{label}{ind['metric']}: dropped (the data has no {what}); weights rescaled")
+                continue
+            notes.append(f"{label}{ind['metric']}: the data has no {what}, so no parcel can be scored by this formula")
+            absent_required.append(ind["metric"])
+            continue
+        bench, text = _benchmark(frame, ind, chosen, mask, min_area_m2)
+        used.append((chosen, float(ind["weight"]), bench, ind.get("direction", "higher")))
+        notes.append(f"{label}{chosen}: weight {ind['weight']}, benchmark {text}")
+    total_w = sum(w for _, w, *_ in used)
+    s = np.zeros(n)
+    missing = np.zeros(n, dtype=bool)
+    cap = score.cap if score.cap is not None else np.inf
+    for metric, w, bench, direction in used:
+        v = frame[metric].to_numpy(dtype="float64")
+        if not np.isfinite(bench) or bench <= 0:
+            r = np.full(n, np.nan)
+        elif direction == "lower":
+            r = np.divide(bench, v, out=np.full(n, np.nan), where=np.isfinite(v) & (v > 0))
+        else:
+            r = v / bench
+        missing |= ~np.isfinite(r)
+        s += w * np.minimum(np.where(np.isfinite(r), r, 0.0), cap)
+    if absent_required or total_w == 0:
+        missing[:] = True
+    value = np.where(mask & ~missing, 100.0 * s / (total_w or 1.0), np.nan)
+    return value, mask & missing, [m for m, *_ in used] + absent_required
+
+
+def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float):
+    """The weighted per-亩 score, its class and verdict for every row.
+
+    Returns ``(score Series, class Series, verdict Series, findings, notes)``; notes list the
+    indicators used, dropped (column absent), their benchmarks and how ties were ranked.
+    """
+    from .rules import absent_columns, applies_mask
+
+    n = len(frame)
+    applies, cannot_tell, _unknown = applies_mask(frame, score.applies_to)
+    notes = [f"applies_to ignores {c}: the data has no such column" for c in absent_columns(frame, score.applies_to)]
+    value = np.full(n, np.nan)
+    missing = cannot_tell.copy()
+    used_all = []
+    variant_missing = np.zeros(n, dtype=bool)
+    col = score.variant_column
+    if col is not None and col not in frame.columns:
+        notes.append(f"the formula is chosen by {col}, which the data does not have: no parcel can be scored")
+        variant_missing = applies.copy()
+    else:
+        for key, indicators in score.variants:
+            if key is None:
+                mask = applies
+                label = ""
+            else:
+                mask = applies & (frame[col].astype("object") == key).to_numpy()
+                label = f"[{col} = {key}] "
+            v, miss, used = _variant_score(frame, score, indicators, mask, min_area_m2, notes, label)
+            value = np.where(mask, v, value)
+            missing |= miss
+            used_all += [u for u in used if u not in used_all]
+        if col is not None:
+            keys = [k for k, _ in score.variants]
+            variant_missing = applies & ~frame[col].astype("object").isin(keys).to_numpy()
+    missing |= variant_missing
+    value[missing] = np.nan
+    klass = np.full(n, None, dtype=object)
+    if score.classes_by == "score":
+        assigned = np.zeros(n, dtype=bool)
+        for c in score.classes:
+            m = np.isfinite(value) & ~assigned & (value >= float(c["min_score"]) - 1e-9)
+            klass[m] = c["class"]
+            assigned |= m
+    elif score.classes_by == "rank":
+        klass, moved = rank_classes(value, score.classes)
+        n_eval = int(np.isfinite(value).sum())
+        counts = pd.Series(klass[np.isfinite(value)]).value_counts()
+        notes.append(f"classes by rank among {n_eval} evaluated parcels: "
+                     + ", ".join(f"{c['class']} {int(counts.get(c['class'], 0))}" for c in score.classes)
+                     + ("; equal scores share the better class" + (f" ({moved} parcels moved up by a tie)" if moved else
+                                                                    " (no tie crossed a class edge)")))
+    else:
+        notes.append(score.classes_note or "no class cut-offs: the score only")
+    scored = np.isfinite(value)
+    klass[missing] = "missing"
+    not_eval = ~applies & ~cannot_tell
+    klass[not_eval] = score.not_evaluated_class or "n/a"
+    codes = np.full(n, NA, dtype=np.int8)
+    if score.classes_by != "none":
+        codes[scored] = PASS
+    codes[np.isin(klass, list(score.fail_classes)) & scored] = FAIL
+    codes[missing] = MISSING
+    verdict = pd.Series(pd.Categorical.from_codes(codes, categories=list(_VERDICTS)), index=frame.index)
+    parts = [row_findings(
+        frame, codes == FAIL, kind="rule", check=score.id, severity=score.severity, verdict="fail", column="score",
+        value=value, raw=klass, source=score.source,
+        reason_zh=f"{score.name_zh}为 {'/'.join(score.fail_classes)} 类（亩均效益低）",
+        reason_en=f"{score.name_en}: class {'/'.join(score.fail_classes)} (low per-mu returns)")]
+    if col is not None and col in frame.columns:
+        parts.append(row_findings(
+            frame, variant_missing & ~cannot_tell, kind="rule", check=score.id, severity="warning", verdict="missing",
+            column=col, source=score.source, raw=frame[col].to_numpy(dtype=object),
+            reason_zh=f"{col} 缺失或无法识别，无法选择评价公式：{score.name_zh}",
+            reason_en=f"{col} is missing or unknown, so the formula cannot be chosen: {score.name_en}"))
+    elif col is not None and applies.any():
+        parts.append(table_finding(
+            kind="rule_pack", check=score.id, severity="warning", column=col, level="all", group="(all)",
+            value=float(applies.sum()), source=score.source,
+            reason_zh=f"数据无 {col} 列，无法选择评价公式，{int(applies.sum())} 宗地无法评价：{score.name_zh}",
+            reason_en=f"the data has no {col} column to choose the formula: {int(applies.sum())} parcels cannot be "
+                      f"scored for {score.name_en}"))
+    rest = missing & ~variant_missing
+    parts.append(row_findings(
+        frame, rest, kind="rule", check=score.id, severity="warning", verdict="missing", column="score",
+        source=score.source, reason_zh=f"评价所需数据缺失（{', '.join(used_all)}），无法评价：{score.name_zh}",
+        reason_en=f"data for the evaluation is missing ({', '.join(used_all)}): cannot rank {score.name_en}"))
+    return (pd.Series(value, index=frame.index, name=f"score:{score.id}"),
+            pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts, sort=False), notes)
