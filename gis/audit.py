@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .findings import concat_findings, row_findings
+from .findings import concat_findings, row_findings, table_finding
 from .intensity import (DECLARED_TOLERANCE_PCT, MIN_AREA_M2, _group_codes, area_findings, indicator_notes,
                         parcel_metrics, summarise)
 from .parcels import check_values, map_headers
-from .rules import (VERDICTS, RulePack, evaluate_rule, evaluate_score, evaluate_summary_rule, load_packs,
+from .rules import (DEFAULT_PACKS, VERDICTS, RulePack, absent_columns, evaluate_rule, evaluate_score, evaluate_summary_rule, load_packs,
                     overall_verdict, rules_table)
 
 __all__ = ["AuditResult", "audit", "assign_zones", "verdict_counts", "SUMMARY_LEVELS"]
@@ -98,17 +98,25 @@ def assign_zones(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, zone_id:
     return pd.Series(out, index=parcels.index, name="zone_id"), counts > 1
 
 
-def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame | None = None,
+def audit(parcels: gpd.GeoDataFrame, rules=None, *, by=None, zones: gpd.GeoDataFrame | None = None,
           headers=None, min_area_m2: float = MIN_AREA_M2,
-          declared_tolerance_pct: float = DECLARED_TOLERANCE_PCT) -> AuditResult:
-    """Audit ``parcels`` against rule ``packs`` (names, YAML paths or :class:`~gis.rules.RulePack`).
+          declared_tolerance_pct: float = DECLARED_TOLERANCE_PCT, packs=None) -> AuditResult:
+    """Audit ``parcels`` against rule packs ``rules`` (names, YAML paths or :class:`~gis.rules.RulePack`;
+    one or a list; default :data:`gis.rules.DEFAULT_PACKS`). ``packs=`` is the same argument.
 
     Headers are mapped and values checked (:mod:`gis.parcels`), areas measured on the ellipsoid and
     metrics computed (:mod:`gis.intensity`), every rule evaluated over whole columns
     (:mod:`gis.rules`), and a summary built per park, per zone and per ``by`` (a column name or a
-    list). ``zones`` (a layer with ``id``) fills a missing ``zone_id`` by location. Never drops a
-    row; never reads a missing value as 0; the input is not modified.
+    list). ``zones`` (a layer with ``id``) fills a missing ``zone_id`` by location and gives each
+    zone's total area, so the zone rows of the summary carry the development-zone indicators
+    (:func:`gis.indicators.zone_indicators`, 土地开发率 included). A rule filtering on a column the data
+    does not have applies to every parcel its other filters admit, said once in the findings. Never
+    drops a row; never reads a missing value as 0; the input is not modified. ``result.parcels`` is on
+    the input's index.
     """
+    if rules is not None and packs is not None:
+        raise TypeError("give the rule packs once: rules= or packs=")
+    packs = rules if rules is not None else (packs if packs is not None else list(DEFAULT_PACKS))
     packs = load_packs([packs] if isinstance(packs, (str, os.PathLike, RulePack)) else list(packs))
     frame, header_report, f_headers = map_headers(parcels, headers=headers)
     frame["_row"] = np.arange(len(frame))
@@ -131,7 +139,12 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
 
     verdicts, notes = [], {}
     new_cols = {}
+    absent: dict[str, list[str]] = {}
     for pack in packs:
+        for rule in [*pack.rules, *pack.scores]:
+            for col in absent_columns(frame, rule.applies_to):
+                absent.setdefault(col, []).append(rule.id)
+                notes.setdefault(rule.id, []).append(f"applies_to ignores {col}: the data has no such column")
         for rule in pack.parcel_rules:
             v, f = evaluate_rule(frame, rule, pack)
             new_cols[rule.column] = v
@@ -145,6 +158,7 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
             verdicts.append(v)
             parts.append(f)
             notes[sc.id] = sc_notes
+    parts.extend(_absent_column_notes(absent))
     new_cols["verdict"] = overall_verdict(verdicts, frame.index)
     clash = [c for c in new_cols if c in frame.columns]
     if clash:  # an input column named like a result column: the audit's value wins, the input's is kept renamed
@@ -154,6 +168,9 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
 
     summary = summarise(frame, levels=SUMMARY_LEVELS, by=by_levels, min_area_m2=min_area_m2)
     summary = _summary_verdicts(frame, summary, packs, parts, min_area_m2)
+    indicators = indicator_notes(frame)
+    if zones is not None:
+        summary, indicators = _zone_summary(frame, zones, summary, indicators)
 
     findings = concat_findings(parts, ids=frame)
     if "row" in frame.columns:
@@ -165,7 +182,50 @@ def audit(parcels: gpd.GeoDataFrame, packs, *, by=None, zones: gpd.GeoDataFrame 
     result = gpd.GeoDataFrame(frame, geometry=frame.geometry.name, crs=parcels.crs)
     log.info("audited %d parcels against %d rules: %d findings", len(result), len(verdicts), len(findings))
     return AuditResult(parcels=result, summary=summary, findings=findings, rules=rules_table(packs, notes=notes),
-                       indicators=indicator_notes(frame), columns=header_report)
+                       indicators=indicators, columns=header_report)
+
+
+def _absent_column_notes(absent: dict) -> list:
+    """One note per column some rule filters on but the data lacks (not one per parcel)."""
+    out = []
+    for col, ids in absent.items():
+        ids = list(dict.fromkeys(ids))
+        log.info("the data has no %s column: %d rules apply to every parcel their other conditions admit", col, len(ids))
+        out.append(table_finding(
+            kind="rule_pack", check="filter_column_absent", severity="info", column=col, level="all", group="(all)",
+            value=float(len(ids)), raw=", ".join(ids),
+            reason_zh=f"数据无 {col} 列：{len(ids)} 条规则（{', '.join(ids)}）对其余条件满足的全部宗地适用",
+            reason_en=f"the data has no {col} column: {len(ids)} rules ({', '.join(ids)}) apply to every parcel "
+                      "their other conditions admit"))
+    return out
+
+
+def _zone_summary(frame, zones, summary, indicators):
+    """Fill the zone rows of the summary with the registry's development-zone indicators (zone areas known)."""
+    from .indicators import _zone_table
+
+    table = _zone_table(frame, zones.to_crs(frame.crs) if frame.crs is not None else zones, zone_id="id")
+    rows = np.flatnonzero(summary["level"].to_numpy() == "zone_id")
+    keys = pd.Index(table["id"].astype(str).to_numpy(), dtype=object)
+    pos = keys.get_indexer(pd.Index(summary["group"].to_numpy()[rows].astype(str), dtype=object))
+    summary = summary.copy()
+    for col in [c for c in table.columns if c in ("zone_area_m2", *table.attrs["notes"]["indicator"])]:
+        vals = np.full(len(summary), np.nan)
+        got = table[col].to_numpy(dtype="float64")
+        vals[rows] = np.where(pos >= 0, got[np.maximum(pos, 0)], np.nan)
+        if col in summary.columns:
+            old = summary[col].to_numpy(dtype="float64")
+            vals = np.where(np.isin(np.arange(len(summary)), rows), vals, old)
+        summary[col] = vals
+    notes = table.attrs["notes"].set_index("indicator")
+    if "land_development_rate" in notes.index and "column" in indicators.columns:
+        ok = bool(notes.loc["land_development_rate", "computed"])
+        m = indicators["column"] == "land_development_rate"
+        indicators = indicators.copy()
+        indicators.loc[m, "computed"] = ok
+        indicators.loc[m, "why_not"] = "" if ok else notes.loc["land_development_rate", "lacking"]
+        indicators.loc[m, "formula"] = notes.loc["land_development_rate", "source"] + " — " + notes.loc["land_development_rate", "note"]
+    return summary, indicators
 
 
 def _fill_zones(frame, zones):

@@ -32,7 +32,7 @@ from .intensity import METRICS, aggregate
 from .scoring import evaluate_score
 
 __all__ = [
-    "VERDICTS", "RULES_DIR", "Rule", "Score", "RulePack", "bundled_packs", "load_pack", "load_packs",
+    "VERDICTS", "RULES_DIR", "DEFAULT_PACKS", "Rule", "Score", "RulePack", "bundled_packs", "load_pack", "load_packs",
     "absent_columns", "applies_mask", "evaluate_rule", "evaluate_summary_rule", "evaluate_score", "overall_verdict", "rules_table",
 ]
 
@@ -119,6 +119,11 @@ class RulePack:
 # ------------------------------------------------------------------------------------------ loading
 def bundled_packs() -> list[str]:
     return sorted(p.stem for p in RULES_DIR.glob("*.yaml"))
+
+
+DEFAULT_PACKS = ("lanzhou-etdz", "gb-2008")
+"""Packs an audit uses when none is named: the control indicators. Enterprise evaluations
+(huangyan-2022, huaian-2024) and the example mujun-eval are chosen by name."""
 
 
 def _need(d: dict, key: str, where: str):
@@ -623,10 +628,23 @@ def rules_table(packs, *, notes: dict | None = None) -> pd.DataFrame:
                          "unit": r.unit, "severity": r.severity, "source": src, "file": p.path,
                          "notes": "; ".join(notes.get(r.id, []))})
         for s in p.scores:
-            classes = ", ".join(f"{c['class']} ≥ {c['min_score']}" for c in s.classes)
-            rows.append({"pack": p.name, "rule": s.column, "scope": "score", "name_zh": s.name_zh, "name_en": s.name_en,
-                         "applies_to": _fmt_applies(s.applies_to), "metric": "weighted score (0–100)", "op": "class",
-                         "threshold": f"{classes}; fail: {', '.join(s.fail_classes)}", "unit": "score",
+            if s.classes_by == "score":
+                classes = ", ".join(f"{c['class']} ≥ {c['min_score']:g}" for c in s.classes)
+            elif s.classes_by == "rank":
+                lo, parts = 0.0, []
+                for c in s.classes:
+                    parts.append(f"{c['class']} rank {lo:g}–{c['rank_to_pct']:g} %")
+                    lo = c["rank_to_pct"]
+                classes = "by rank in the evaluated group: " + ", ".join(parts)
+            else:
+                classes = f"no classes ({s.classes_note})" if s.classes_note else "no classes"
+            if s.not_evaluated_class:
+                classes += f"; {s.not_evaluated_class} = not evaluated"
+            formula = f"; formula by {s.variant_column}" if s.variant_column else ""
+            rows.append({"pack": p.name + (" (example)" if p.example else ""), "rule": s.column, "scope": "score",
+                         "name_zh": s.name_zh, "name_en": s.name_en,
+                         "applies_to": _fmt_applies(s.applies_to), "metric": "weighted score" + formula, "op": "class",
+                         "threshold": f"{classes}; fail: {', '.join(s.fail_classes) or 'none'}", "unit": "score",
                          "severity": s.severity, "source": s.source, "file": p.path, "notes": "; ".join(notes.get(s.id, []))})
     return pd.DataFrame(rows)
 

@@ -67,10 +67,16 @@ def test_bundled_packs_load_and_cite_every_value():
             assert all(i.get("source") for i in s.indicators) and all(c.get("source") for c in s.classes)
 
 
-def test_gb2008_ships_only_the_known_far_values_and_no_invented_investment_numbers():
+def test_gb2008_ships_only_cited_far_values_and_no_invented_investment_numbers():
     pack = load_pack("gb-2008")
-    far = {r["industry_code"]: r["value"] for r in pack.tables["far_min"]["rows"]}
-    assert far == {"27": 0.7, "33": 0.6, "43": 0.7}
+    rows = pack.tables["far_min"]["rows"]
+    far = {r["industry_code"]: r["value"] for r in rows}
+    expected = {**{c: 1.0 for c in "13 14 15 16 18 19 24 30".split()}, **{c: 0.8 for c in "17 20 21 22 23 28 29".split()},
+                **{c: 0.7 for c in "27 31".split()}, **{c: 0.6 for c in "26 32 33".split()}, "25": 0.5, "43": 0.7}
+    assert far == expected  # issue 12's figures for 13–33; 43 from PLAN_FACTS.md; 34–42 empty
+    for r in rows:
+        cite = "PLAN_FACTS.md" if r["industry_code"] == "43" else "mip.jinchutou.com/p-145838750.html"
+        assert cite in r["source"] and r["verified"] is False
     inv = pack.tables["investment_intensity_min_wan_per_ha"]["rows"]
     assert inv and all(r["value"] is None and r["verified"] is False for r in inv)
     ids = {r.id: r for r in pack.rules}
@@ -151,7 +157,7 @@ def test_threshold_boundary_passes():
 
 def test_table_threshold_by_industry():
     a = measured_mu() * MU_M2
-    g = frame(industry_code=["27", "27", "33", None, "13"], floor_area_m2=[0.75 * a, 0.65 * a, 0.65 * a, 0.1 * a, 0.1 * a])
+    g = frame(industry_code=["27", "27", "33", None, "40"], floor_area_m2=[0.75 * a, 0.65 * a, 0.65 * a, 0.1 * a, 0.1 * a])
     pack = load_pack("gb-2008")
     from gis.intensity import parcel_metrics
     from gis.parcels import prepare_parcels
@@ -248,7 +254,7 @@ def test_rules_table_lists_sources_and_table_fill():
     assert t["source"].notna().all()
     row = t.set_index("rule").loc["rule:gb2008-investment-intensity"]
     assert "0 of 21 values filled" in row["threshold"]
-    assert "3 of 3 values filled, 0 verified" in t.set_index("rule").loc["rule:gb2008-far-min", "threshold"]
+    assert "22 of 22 values filled, 0 verified" in t.set_index("rule").loc["rule:gb2008-far-min", "threshold"]
 
 
 @settings(max_examples=30, deadline=None)
