@@ -1,0 +1,146 @@
+"""Bulk moves between frames and PostgreSQL: ``COPY`` streams written and parsed by Arrow, geometry as WKB.
+
+Both directions are vectorised C: Arrow writes and parses the CSV form of ``COPY`` (quoted text, so an
+empty string and a NULL stay apart), and geometry travels as hexadecimal EWKB, which is PostGIS' own
+text form of a geometry, converted by shapely in one call. No Python loop runs per row.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
+
+from ..errors import InputError
+
+__all__ = ["pg_type", "frame_to_arrow", "copy_in", "copy_out_frame", "arrow_type_for", "MAX_IDENTIFIER_BYTES"]
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTIFIER_BYTES = 63
+_CHUNK_ROWS = 50_000
+
+
+def pg_type(series: pd.Series) -> str:
+    """The PostgreSQL type a column is stored as."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "bigint"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double precision"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "timestamptz"
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return "timestamp"
+    if dtype == object:
+        kinds = {type(v) for v in series.dropna().head(10_000)} - {str}
+        if kinds and all(issubclass(k, (bool, np.bool_)) for k in kinds):
+            return "boolean" if series.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() else "text"
+    return "text"
+
+
+def _as_text(series: pd.Series) -> pa.Array:
+    values = series.to_numpy(dtype=object, na_value=None)
+    missing = pd.isna(series).to_numpy()
+    out = np.where(missing, None, values)
+    kinds = {type(v) for v in out[~missing][:1000]}
+    if kinds - {str}:
+        out = np.array([None if m else str(v) for v, m in zip(out, missing)], dtype=object)
+    return pa.array(out, type=pa.string())
+
+
+def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=None, srid: int | None = None,
+                   geometry_name: str = "geom") -> pa.Table:
+    """An Arrow table of ``columns`` (name -> PostgreSQL type) from ``frame``, plus hex EWKB geometry."""
+    arrays, names = [], []
+    for name, kind in columns.items():
+        s = frame[name]
+        if kind == "text":
+            arr = _as_text(s)
+        elif kind == "boolean":
+            arr = pa.array(s.astype("boolean"), type=pa.bool_(), from_pandas=True)
+        elif kind == "bigint":
+            arr = pa.array(s, type=pa.int64(), from_pandas=True)
+        elif kind == "double precision":
+            arr = pa.array(pd.to_numeric(s, errors="raise").astype("float64"), type=pa.float64(), from_pandas=True)
+        elif kind in ("timestamptz", "timestamp"):
+            arr = pa.array(s.dt.strftime("%Y-%m-%d %H:%M:%S.%f%z" if kind == "timestamptz" else "%Y-%m-%d %H:%M:%S.%f"),
+                           type=pa.string(), from_pandas=True)
+        else:
+            arr = _as_text(s)
+        arrays.append(arr)
+        names.append(name)
+    if geometry is not None:
+        geoms = np.asarray(geometry, dtype=object)
+        hexes = shapely.to_wkb(shapely.set_srid(geoms, int(srid or 0)), hex=True, flavor="extended",
+                               include_srid=bool(srid))
+        arrays.append(pa.array(hexes, type=pa.string()))
+        names.append(geometry_name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def copy_in(cursor, statement, table: pa.Table) -> int:
+    """Stream ``table`` into ``COPY … FROM STDIN (FORMAT csv)``; returns the number of rows sent."""
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=_CHUNK_ROWS)
+    with cursor.copy(statement) as copy:
+        for start in range(0, table.num_rows, _CHUNK_ROWS):
+            buf = io.BytesIO()
+            pacsv.write_csv(table.slice(start, _CHUNK_ROWS), buf, write_options=options)
+            copy.write(buf.getvalue())
+            log.debug("copied %d of %d rows", min(start + _CHUNK_ROWS, table.num_rows), table.num_rows)
+    return table.num_rows
+
+
+def arrow_type_for(type_name: str) -> pa.DataType:
+    """The Arrow type a PostgreSQL column (by ``pg_type.typname``) is parsed as."""
+    if type_name == "bool":
+        return pa.bool_()
+    if type_name in ("int2", "int4", "int8"):
+        return pa.int64()
+    if type_name in ("float4", "float8", "numeric"):
+        return pa.float64()
+    return pa.string()
+
+
+def copy_out_frame(cursor, statement, columns: list[tuple[str, str]], *, geometry_column: str | None) -> pd.DataFrame:
+    """Run ``COPY (…) TO STDOUT (FORMAT csv)`` and parse it: a DataFrame with geometry as shapely objects.
+
+    ``columns`` lists (name, pg typname) in the order the statement returns them.
+    """
+    buf = io.BytesIO()
+    with cursor.copy(statement) as copy:
+        for block in copy:
+            buf.write(block)
+    names = [n for n, _ in columns]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"the result has two columns named {dup!r}: rename one")
+    types = {n: (pa.string() if n == geometry_column else arrow_type_for(t)) for n, t in columns}
+    if buf.tell() == 0:
+        table = pa.table({n: pa.array([], type=types[n]) for n in names})
+    else:
+        buf.seek(0)
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types=types, true_values=["t"], false_values=["f"],
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=False,
+                                                 null_values=[""]),
+        )
+    geoms = None
+    if geometry_column is not None:
+        col = table.column(geometry_column).to_numpy(zero_copy_only=False)
+        geoms = shapely.from_wkb(col)
+        table = table.drop_columns([geometry_column])
+    df = table.to_pandas()
+    if geoms is not None:
+        df["__geometry__"] = geoms
+    return df

@@ -1,0 +1,141 @@
+"""Writing the store's ``parcels`` and ``zones``: staged, then deleted, updated and inserted by key in one transaction.
+
+The table keeps its definition, constraints, triggers, grants and row-level-security policies (a swap
+of tables would lose them). The history triggers see only the rows that really changed. ``area_mu`` is
+measured by parkgis (:func:`gis.area.area_m2`) for every row written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..area import area_m2
+from ..errors import InputError, OutputExistsError
+from ..units import MU_M2
+from ._copy import copy_in, frame_to_arrow
+from .schema import CORE_COLUMNS, MANAGED, schema_of
+
+__all__ = ["write_managed", "prepare_rows"]
+
+log = logging.getLogger(__name__)
+
+_INTERNAL = ("fid", "measured_at")
+_KEY_ALIASES = {"zones": ("id",)}  # the bundled zone layers name their key "id"
+
+
+def _examples(values, n: int = 3) -> str:
+    vals = [str(v) for v in list(values)[:n]]
+    return ", ".join(vals) + (" …" if len(values) > n else "")
+
+
+def prepare_rows(frame, table: str, *, srid: int, red: str):
+    """(plain frame with area_mu, {column: pg type}, MultiPolygon geometries) for ``table``, or InputError."""
+    from .io import split_frame
+
+    key = MANAGED[table]
+    if key not in frame.columns:
+        alias = next((a for a in _KEY_ALIASES.get(table, ()) if a in frame.columns), None)
+        if alias is None:
+            raise InputError(f"{red}: the {table} need a {key} column (the frame has: {', '.join(map(str, frame.columns))})")
+        frame = frame.rename(columns={alias: key})
+    internal = [c for c in _INTERNAL if c in frame.columns]
+    if internal:
+        raise InputError(f"{red}: the column {internal[0]!r} is the store's own; rename it in the data")
+    if not hasattr(frame, "geometry"):
+        raise InputError(f"{red}: the {table} need geometry")
+    plain, types, geoms, _ = split_frame(frame, srid=srid, red=red)
+    keys = plain[key]
+    blank = keys.isna() | keys.astype("string").str.strip().eq("")
+    if blank.any():
+        raise InputError(f"{red}: {int(blank.sum())} rows have no {key} (rows {_examples(np.flatnonzero(blank.to_numpy()) + 1)}); "
+                         f"every row needs one")
+    keys = keys.astype(str)
+    dup = keys[keys.duplicated()]
+    if len(dup):
+        raise InputError(f"{red}: {key} repeats ({_examples(dup.unique())}); each must be unique")
+    if table == "parcels":
+        park = plain["park_id"] if "park_id" in plain.columns else pd.Series(None, index=plain.index, dtype=object)
+        nopark = park.isna() | park.astype("string").str.strip().eq("")
+        if nopark.any():
+            raise InputError(f"{red}: {int(nopark.sum())} parcels have no park_id ({_examples(keys[nopark.to_numpy()])}); "
+                             f"the editors' rights are per park")
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        raise InputError(f"{red}: {int(missing.sum())} rows have no geometry ({_examples(keys[missing])})")
+    kinds = shapely.get_type_id(geoms)
+    if not np.isin(kinds, (3, 6)).all():
+        raise InputError(f"{red}: the {table} must be polygons ({_examples(keys[~np.isin(kinds, (3, 6))])} are not)")
+    valid = shapely.is_valid(geoms)
+    if not valid.all():
+        raise InputError(f"{red}: {int((~valid).sum())} geometries are invalid ({_examples(keys[~valid])}); "
+                         f"the validate command says why, shapely.make_valid repairs them")
+    geoms = _as_multi(geoms, kinds)
+    plain = plain.copy()
+    plain[key] = keys.to_numpy()
+    if "area_mu" in plain.columns:
+        log.info("%s: the area_mu given is replaced by parkgis' measurement", red)
+    plain["area_mu"] = (area_m2(geoms, crs=f"EPSG:{srid}", valid=valid) / MU_M2).to_numpy()
+    types = {c: ("text" if c in CORE_COLUMNS[table] and CORE_COLUMNS[table][c] == "text" else t)
+             for c, t in {**types, "area_mu": "double precision"}.items()}
+    return plain, types, geoms
+
+
+def _as_multi(geoms, kinds):
+    out = np.asarray(geoms, dtype=object).copy()
+    single = kinds == 3
+    if single.any():
+        parts = out[single]
+        out[single] = shapely.multipolygons(parts.reshape(-1, 1))
+    return out
+
+
+def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
+    """Replace the rows of the store's ``parcels`` or ``zones`` with ``frame``'s, by key, in one transaction."""
+    from psycopg import sql
+
+    from .io import _before_swap, table_columns
+
+    red, schema, table = target.redacted, schema_of(target), target.table
+    key = MANAGED[table]
+    plain, types, geoms = prepare_rows(frame, table, srid=srid, red=red)
+    t = sql.Identifier(schema, table)
+    with conn.transaction():
+        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
+        if not overwrite and conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(t)).fetchone()[0]:
+            raise OutputExistsError(f"{red}: {schema}.{table} holds rows already: pass overwrite to replace them")
+        oid = conn.execute("SELECT %s::regclass::oid", [t.as_string(conn)]).fetchone()[0]
+        existing = {n: ty for n, ty, _ in table_columns(conn, oid)}
+        for c in plain.columns:
+            if c not in existing:
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(t, sql.Identifier(c), sql.SQL(types[c])))
+                log.info("%s: added column %s (%s) to %s", red, c, types[c], table)
+        existing = [n for n, _, _ in table_columns(conn, oid)]
+        data_cols = [c for c in existing if c not in _INTERNAL]
+        stage = sql.Identifier(f"parkgis_stage_{table}")
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, sql.SQL(", ").join(sql.Identifier(c) for c in data_cols), t))
+        sent = [*plain.columns, "geom"]
+        copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)),
+            frame_to_arrow(plain, types, geometry=geoms, srid=srid))
+        _before_swap(conn, f"pg_temp.parkgis_stage_{table}")
+        k = sql.Identifier(key)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in data_cols)
+        s_cols = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in data_cols)
+        p_cols = sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(c)) for c in data_cols)
+        deleted = conn.execute(sql.SQL("DELETE FROM {t} p WHERE NOT EXISTS (SELECT 1 FROM {s} s WHERE s.{k} = p.{k})").format(
+            t=t, s=stage, k=k)).rowcount
+        updated = conn.execute(sql.SQL(
+            "UPDATE {t} p SET ({cols}, measured_at) = ROW({s_cols}, now()) FROM {s} s "
+            "WHERE s.{k} = p.{k} AND ROW({p_cols}) IS DISTINCT FROM ROW({s_cols})").format(
+            t=t, cols=cols, s_cols=s_cols, p_cols=p_cols, s=stage, k=k)).rowcount
+        inserted = conn.execute(sql.SQL(
+            "INSERT INTO {t} ({cols}, measured_at) SELECT {s_cols}, now() FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM {t} p WHERE p.{k} = s.{k})").format(
+            t=t, cols=cols, s_cols=s_cols, s=stage, k=k)).rowcount
+        log.info("%s: %s: %d inserted, %d updated, %d deleted", red, table, inserted, updated, deleted)
+    return len(plain)

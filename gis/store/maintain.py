@@ -1,0 +1,91 @@
+"""Looking after the store: a parcel's history, and whether the stored areas still fit the geometry.
+
+:func:`check_areas` compares each parcel's stored ``area_mu`` (measured by parkgis when written) with
+PostGIS' ``ST_Area(geom::geography)`` on the same geometry. The two agree to ~1e-6 on a geometry that
+has not changed since, so a relative difference above ``tolerance`` (1e-5) means the geometry was
+edited elsewhere (QGIS) after the last measurement, or the area was never measured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..units import MU_M2
+from .schema import MANAGED, require_store, schema_of
+from .url import connect
+
+__all__ = ["history", "check_areas", "AREA_TOLERANCE"]
+
+log = logging.getLogger(__name__)
+
+AREA_TOLERANCE = 1e-5
+_QUIET = ("fid", "measured_at")
+
+
+def _changes(before, after) -> str:
+    before, after = before or {}, after or {}
+    parts = []
+    for key in dict.fromkeys([*before, *after]):
+        if key in _QUIET:
+            continue
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key == "geom":
+            parts.append("geometry changed" if before and after else "geometry")
+        elif not before:
+            parts.append(f"{key}={new}")
+        elif not after:
+            parts.append(f"{key} was {old}")
+        elif key == "area_mu" and isinstance(old, (int, float)) and isinstance(new, (int, float)):
+            parts.append(f"area_mu {old:.4f} → {new:.4f}")
+        else:
+            parts.append(f"{key}: {old} → {new}")
+    return "; ".join(parts)
+
+
+def history(url, key: str, *, table: str = "parcels") -> pd.DataFrame:
+    """Every change of the parcel (or zone) ``key``, oldest first: at, operation, who, changes, before, after."""
+    from psycopg import sql
+
+    if table not in MANAGED:
+        raise InputError(f"history is kept for {', '.join(MANAGED)}, not {table!r}")
+    with connect(url) as (conn, target):
+        require_store(conn, target)
+        rows = conn.execute(sql.SQL(
+            "SELECT at, operation, who, before, after FROM {} WHERE table_name = %s AND fid IN "
+            "(SELECT fid FROM {} WHERE table_name = %s AND key = %s) ORDER BY at, id").format(
+            sql.Identifier(schema_of(target), "history"), sql.Identifier(schema_of(target), "history")),
+            [table, table, str(key)]).fetchall()
+    frame = pd.DataFrame(rows, columns=["at", "operation", "who", "before", "after"])
+    frame.insert(3, "changes", [_changes(b, a) for b, a in zip(frame["before"], frame["after"])])
+    for col in ("before", "after"):
+        frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]
+    return frame
+
+
+def check_areas(url, *, tolerance: float = AREA_TOLERANCE) -> pd.DataFrame:
+    """Per parcel: stored area_mu, PostGIS' geodesic area in 亩, relative difference and whether they agree."""
+    from psycopg import sql
+
+    with connect(url) as (conn, target):
+        require_store(conn, target)
+        rows = conn.execute(sql.SQL(
+            "SELECT parcel_id, park_id, area_mu, ST_Area(geom::geography) / %s FROM {} ORDER BY parcel_id").format(
+            sql.Identifier(schema_of(target), "parcels")), [MU_M2]).fetchall()
+    frame = pd.DataFrame(rows, columns=["parcel_id", "park_id", "area_mu", "postgis_area_mu"])
+    for col in ("area_mu", "postgis_area_mu"):
+        frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (frame["area_mu"] - frame["postgis_area_mu"]).abs() / frame["postgis_area_mu"].abs()
+    frame["rel_diff"] = rel
+    frame["agrees"] = (rel <= tolerance).fillna(False).astype(bool)
+    frame["reason"] = np.where(frame["area_mu"].isna(), "never measured",
+                               np.where(frame["agrees"], "", "geometry changed since area_mu was measured"))
+    log.info("checked %d parcels: %d disagree above %g", len(frame), int((~frame["agrees"]).sum()), tolerance)
+    return frame
