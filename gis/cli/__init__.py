@@ -37,8 +37,34 @@ from . import audit  # noqa: E402,F401
 from . import raster  # noqa: E402,F401
 
 
+_FLAGS = {"crs": "--crs", "layer": "--layer", "encoding": "--encoding", "overwrite": "--overwrite",
+          "source_crs": "--from"}
+
+
+def advice(exc: ParkGISError) -> str:
+    """The library's message plus flag advice for the setting it asks for (library messages name no flags)."""
+    msg = _one_line(exc)
+    flag = _FLAGS.get(getattr(exc, "setting", None) or "")
+    if not flag:
+        return msg
+    if getattr(exc, "choices", None):
+        return f"{msg}: choose one with {flag} ({', '.join(map(str, exc.choices))})"
+    if flag == "--overwrite":
+        return f"{msg}: pass --overwrite to replace it, or choose another name"
+    return f"{msg}: pass {flag} {exc.suggestion or '…'}"
+
+
+def _one_line(exc) -> str:
+    text = str(exc).strip()
+    return " ".join(text.split("\n")[0].split()) if text else type(exc).__name__
+
+
 def main(argv=None) -> int:
-    """Entry point: run the group and turn failures into exit codes 2 (could not run) and 1 (findings)."""
+    """Entry point: run the group and turn failures into exit codes 2 (could not run) and 1 (findings).
+
+    Every exception ends as one line on stderr and exit 2; ``--debug`` adds the traceback and keeps
+    the exit code.
+    """
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:
@@ -47,23 +73,28 @@ def main(argv=None) -> int:
         return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         err_console.print("parkgis: aborted")
         return 2
     except click.ClickException as exc:
-        if debug:
-            raise
-        err_console.print(f"parkgis: error: {exc.format_message()}", markup=False, soft_wrap=True)
+        _say(f"parkgis: error: {_one_line(exc.format_message())}", debug)
         return 2
     except ParkGISError as exc:
-        if debug:
-            raise
-        err_console.print(f"parkgis: error: {exc}", markup=False, soft_wrap=True)
+        _say(f"parkgis: error: {advice(exc)}", debug)
         return 2
-    except (OSError, ValueError) as exc:  # anything the libraries raise about bad input
-        if debug:
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        err_console.print(f"parkgis: error: {msg} (run with --debug for details)", markup=False, soft_wrap=True)
+    except (OSError, ValueError, MemoryError) as exc:  # what the libraries raise about bad input or a full disk
+        _say(f"parkgis: error: {_one_line(exc)} (run with --debug for details)", debug)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug of ours must still end in one line and exit 2
+        _say(f"parkgis: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in parkgis: run with "
+             f"--debug for the traceback and report it)", debug)
         return 2
     return 0
+
+
+def _say(line: str, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    err_console.print(line, markup=False, soft_wrap=True)

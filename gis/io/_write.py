@@ -1,0 +1,241 @@
+"""Writers for every format in :mod:`gis.io.formats`; each checks before writing that nothing will be lost.
+
+A round trip keeps every geometry or is refused before a byte is written: no ``Infinity`` in GeoJSON,
+no cell of an Excel sheet cut at 32 767 characters, no mixed geometry types in a shapefile, no field
+name cut short without saying so.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ..errors import GeometryTypeError, InputError
+from ._atomic import check_output
+from .formats import Format
+
+__all__ = ["write_frame", "write_sheets", "plain_frame", "frame_to_markdown", "write_shapefile", "move_shapefile"]
+
+log = logging.getLogger(__name__)
+
+
+def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals and lists as text; every writer understands text."""
+    out = None
+    for c in frame.columns:
+        if c == getattr(frame, "_geometry_column_name", None):
+            continue
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out = frame.copy() if out is None else out
+            out[c] = s.astype(object)
+    return frame if out is None else out
+
+
+def plain_frame(frame, *, wkt: bool = False) -> pd.DataFrame:
+    """A plain DataFrame: geometry as full-precision WKT (``wkt=True``) or dropped."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        geom_name = frame.geometry.name
+        df = pd.DataFrame(frame.drop(columns=[geom_name]))
+        if wkt:
+            df["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)
+        return _text_columns_to_str(df)
+    return _text_columns_to_str(pd.DataFrame(frame))
+
+
+def _check_finite(gdf, name: str) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame) or not len(gdf):
+        return
+    coords, owner = shapely.get_coordinates(gdf.geometry.values, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        rows = np.unique(owner[bad])
+        raise InputError(f"{len(rows)} geometries have NaN or infinite coordinates (rows {_rows(rows)}): "
+                         f"{name} would hold no valid coordinates for them; nothing written")
+
+
+def _rows(rows, limit: int = 5) -> str:
+    shown = ", ".join(str(int(r) + 1) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _check_cells(df: pd.DataFrame, fmt: Format, name: str) -> None:
+    limit = fmt.max_cell_chars
+    if not limit:
+        return
+    for c in df.columns:
+        s = df[c]
+        if s.dtype != object and not pd.api.types.is_string_dtype(s):
+            continue
+        lengths = s.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        too_long = np.flatnonzero(lengths > limit)
+        if len(too_long):
+            what = "geometries" if c == "wkt" else f"values of {c!r}"
+            raise InputError(f"{len(too_long)} {what} need more than {fmt.name}'s {limit:,} characters a cell "
+                             f"(rows {_rows(too_long)}, longest {int(lengths.max()):,}): {fmt.name} would cut them; "
+                             f"nothing written: write .gpkg, .geojson or .parquet for the geometry")
+
+
+def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> None:
+    """Write one table to ``tmp`` in ``fmt`` (``target`` is the final name, for messages and sidecars)."""
+    is_geo = isinstance(frame, gpd.GeoDataFrame)
+    name = target.name
+    if fmt.kind == "vector":
+        if not is_geo:
+            if fmt.name == "GeoPackage":
+                pyogrio.write_dataframe(plain_frame(frame), tmp, layer=layer, driver="GPKG")
+                return
+            raise InputError(f"{fmt.name} needs geometry: write a .csv or .xlsx for a plain table")
+        _check_finite(frame, name)
+        gdf = _text_columns_to_str(frame)
+        if fmt.lonlat_only and gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+            gdf = gdf.to_crs("EPSG:4326")
+        if fmt.name == "Shapefile":
+            write_shapefile(gdf, tmp, target=target)
+            return
+        gdf.to_file(tmp, layer=layer if fmt.layers else None, driver=fmt.driver, engine="pyogrio")
+    elif fmt.kind == "parquet":
+        if is_geo:
+            _check_finite(frame, name)
+            _text_columns_to_str(frame).to_parquet(tmp)
+        else:
+            plain_frame(frame).to_parquet(tmp)
+    elif fmt.name == "CSV":
+        if is_geo:
+            _check_finite(frame, name)
+        plain_frame(frame, wkt=True).to_csv(tmp, index=False, encoding="utf-8-sig",
+                                            sep="\t" if target.suffix.lower() == ".tsv" else ",")
+    elif fmt.name == "Excel":
+        write_sheets(tmp, {layer: frame}, fmt, target=target)
+    elif fmt.name == "Markdown":
+        tmp.write_text(frame_to_markdown(plain_frame(frame)) + "\n", encoding="utf-8")
+    elif fmt.name == "HTML":
+        tmp.write_text(f"<!doctype html><meta charset='utf-8'>\n{plain_frame(frame).to_html(index=False, escape=True, na_rep='')}\n",
+                       encoding="utf-8")
+    else:
+        raise InputError(f"cannot write {fmt.name} files")
+
+
+def write_sheets(tmp: Path, sheets: dict, fmt: Format, *, target: Path) -> None:
+    """Several named tables in one file: sheets in XLSX, layers in GeoPackage, sections in Markdown/HTML."""
+    if fmt.name == "Excel":
+        frames = {}
+        for sheet, frame in sheets.items():
+            df = plain_frame(frame, wkt=True)
+            _check_cells(df, fmt, target.name)
+            frames[str(sheet)[:31]] = df
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for sheet, df in frames.items():
+                df.to_excel(xw, sheet_name=sheet, index=False)
+    elif fmt.name == "Markdown":
+        tmp.write_text("\n\n".join(f"## {name}\n\n{frame_to_markdown(plain_frame(f))}" for name, f in sheets.items()) + "\n",
+                       encoding="utf-8")
+    elif fmt.name == "HTML":
+        body = "\n".join(f"<h2>{html.escape(str(name))}</h2>\n{plain_frame(f).to_html(index=False, escape=True, na_rep='')}"
+                         for name, f in sheets.items())
+        tmp.write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(target.stem)}</title>\n{body}\n", encoding="utf-8")
+    elif fmt.name == "GeoPackage":
+        for i, (name, frame) in enumerate(sheets.items()):
+            if isinstance(frame, gpd.GeoDataFrame):
+                _check_finite(frame, target.name)
+                _text_columns_to_str(frame).to_file(tmp, layer=str(name), driver="GPKG", engine="pyogrio", append=i > 0)
+            else:
+                pyogrio.write_dataframe(plain_frame(frame), tmp, layer=str(name), driver="GPKG", append=i > 0)
+    else:
+        write_frame(next(iter(sheets.values())), tmp, fmt, layer=target.stem, target=target)
+
+
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def write_shapefile(gdf: gpd.GeoDataFrame, tmp: Path, *, target: Path) -> None:
+    """A shapefile with a UTF-8 ``.cpg``; field names longer than 10 bytes are shortened and said.
+
+    ``tmp`` is a temporary folder; :func:`move_shapefile` then moves the parts into place. Refused for
+    mixed geometry types (a shapefile holds one).
+    """
+    present = gdf.geometry.values[~gdf.geometry.isna().to_numpy()]
+    kinds = {t.replace("Multi", "") for t in shapely.get_type_id(present).astype(str)} if len(present) else set()
+    families = {_family(t) for t in shapely.get_type_id(present)} if len(present) else set()
+    if len(families) > 1:
+        raise GeometryTypeError(f"{target.name}: a shapefile holds one geometry type, this layer mixes "
+                                f"{', '.join(sorted(families))}; write .gpkg or .geojson")
+    del kinds
+    renames, used = {}, set()
+    for col in gdf.columns:
+        if col == gdf.geometry.name:
+            continue
+        short = _short_name(str(col), used)
+        used.add(short.lower())
+        if short != col:
+            renames[col] = short
+    if renames:
+        log.warning("%s: shapefile field names are at most 10 bytes; renamed %s", target.name,
+                    ", ".join(f"{a} → {b}" for a, b in renames.items()))
+    out = gdf.rename(columns=renames)
+    out.to_file(tmp / target.name, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+    cpg = tmp / (target.stem + ".cpg")
+    if not cpg.exists():
+        cpg.write_text("UTF-8", encoding="ascii")
+
+
+def _family(type_id) -> str:
+    return {0: "points", 4: "points", 1: "lines", 2: "lines", 5: "lines", 3: "polygons", 6: "polygons"}.get(int(type_id), "collections")
+
+
+def _short_name(name: str, used: set) -> str:
+    if len(name.encode("utf-8")) <= 10 and name.lower() not in used:
+        return name
+    cut = name
+    while len(cut.encode("utf-8")) > 10:
+        cut = cut[:-1]
+    base, i = cut, 1
+    while cut.lower() in used:
+        suffix = f"_{i}"
+        cut = base
+        while len((cut + suffix).encode("utf-8")) > 10:
+            cut = cut[:-1]
+        cut += suffix
+        i += 1
+    return cut
+
+
+def move_shapefile(tmp_dir: Path, target: Path, *, overwrite: bool, inputs) -> None:
+    """Move the parts of a shapefile written by :func:`write_shapefile` next to ``target``."""
+    parts = [p for p in tmp_dir.iterdir()]
+    for p in parts:
+        check_output(target.with_name(p.name), overwrite=overwrite, inputs=inputs)
+    for p in parts:
+        os.replace(p, target.with_name(p.name))
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def frame_to_markdown(df: pd.DataFrame, *, float_format: str = "{:,.2f}") -> str:
+    """A GitHub-flavoured Markdown table; numbers right-aligned, pipes in text escaped."""
+    def cell(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return ""
+        if isinstance(v, (float, np.floating)):
+            return float_format.format(v)
+        return re.sub(r"[|\n]", lambda m: "\\|" if m.group() == "|" else " ", str(v))
+
+    cols = [str(c) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+del tempfile
