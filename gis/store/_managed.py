@@ -106,7 +106,7 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
     with conn.transaction():
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
         if not overwrite and conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(t)).fetchone()[0]:
-            raise OutputExistsError(f"{red}: {schema}.{table} holds rows already: pass overwrite to replace them")
+            raise OutputExistsError(f"{red}: {schema}.{table} holds rows already", setting="overwrite")
         oid = conn.execute("SELECT %s::regclass::oid", [t.as_string(conn)]).fetchone()[0]
         existing = {n: ty for n, ty, _ in table_columns(conn, oid)}
         for c in plain.columns:

@@ -263,7 +263,7 @@ def _write_plain(conn, target, frame, *, overwrite: bool, store_srid: int | None
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [t_target.as_string(conn)]).fetchone()[0]
         if exists and not overwrite:
-            raise OutputExistsError(f"{red}: table {schema}.{table} exists: pass overwrite to replace it, or choose another table")
+            raise OutputExistsError(f"{red}: table {schema}.{table} exists", setting="overwrite")
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(t_stage, sql.SQL(", ").join(defs) if defs else sql.SQL("")))
         columns = [*plain.columns, *(["geom"] if geoms is not None else [])]
         copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(

@@ -29,6 +29,10 @@ _QUIET = ("fid", "measured_at")
 
 def _changes(before, after) -> str:
     before, after = before or {}, after or {}
+    if not before:
+        return f"created ({len([k for k in after if k not in _QUIET])} fields)"
+    if not after:
+        return "deleted"
     parts = []
     for key in dict.fromkeys([*before, *after]):
         if key in _QUIET:
@@ -37,11 +41,7 @@ def _changes(before, after) -> str:
         if old == new:
             continue
         if key == "geom":
-            parts.append("geometry changed" if before and after else "geometry")
-        elif not before:
-            parts.append(f"{key}={new}")
-        elif not after:
-            parts.append(f"{key} was {old}")
+            parts.append("geometry changed")
         elif key == "area_mu" and isinstance(old, (int, float)) and isinstance(new, (int, float)):
             parts.append(f"area_mu {old:.4f} → {new:.4f}")
         else:

@@ -102,7 +102,7 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
             with conn.transaction():
                 exists = conn.execute(sql.SQL("SELECT 1 FROM {} WHERE run_id = %s FOR UPDATE").format(runs_t), [run]).fetchone()
                 if exists and not overwrite:
-                    raise OutputExistsError(f"{red}: the audit run {run!r} exists: pass overwrite to replace it, or name another run")
+                    raise OutputExistsError(f"{red}: the audit run {run!r} exists", setting="overwrite")
                 if exists:
                     conn.execute(sql.SQL("DELETE FROM {} WHERE run_id = %s").format(runs_t), [run])
                 packs = sorted(set(result.rules["pack"].astype(str))) if "pack" in result.rules.columns else []
@@ -117,8 +117,8 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
                 copy_in(cur, sql.SQL("COPY {} (run_id, \"row\", parcel_id, severity, \"check\", detail) "
                                      "FROM STDIN (FORMAT csv)").format(sql.Identifier(schema, "audit_findings")), findings)
         except pg_errors.UniqueViolation:
-            raise OutputExistsError(f"{red}: the audit run {run!r} was written by someone else just now: "
-                                    f"pass overwrite to replace it, or name another run") from None
+            raise OutputExistsError(f"{red}: the audit run {run!r} was written by someone else just now",
+                                    setting="overwrite") from None
         log.info("%s: saved audit run %s (%d parcels, %d findings)", red, run, len(parcels), len(f))
         return str(run)
 
