@@ -35,6 +35,7 @@ from . import areas  # noqa: E402,F401
 from . import maps  # noqa: E402,F401
 from . import audit  # noqa: E402,F401
 from . import raster  # noqa: E402,F401
+from . import db  # noqa: E402,F401
 
 
 _FLAGS = {"crs": "--crs", "layer": "--layer", "encoding": "--encoding", "overwrite": "--overwrite",
