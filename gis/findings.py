@@ -17,12 +17,17 @@ __all__ = ["FINDING_COLUMNS", "SEVERITIES", "ID_COLUMNS", "empty_findings", "row
 
 FINDING_COLUMNS = [
     "row", "parcel_id", "park_id", "zone_id", "level", "group", "kind", "check", "severity", "verdict",
-    "column", "value", "threshold", "raw", "reason_zh", "reason_en", "source",
+    "column", "value", "threshold", "raw", "reason_zh", "reason_en", "source", "feature", "other", "x", "y",
 ]
+"""The one findings schema of every command (read, validate, audit, zonal). ``row`` is the 0-based input
+row; ``feature`` the row's id as the layer names it and ``other`` a second feature (an overlap's
+partner); ``x``/``y`` where the problem lies, in the layer's CRS; ``value`` the measured figure (for
+geometry checks the area in 亩, with ``column`` saying which)."""
 SEVERITIES = ("error", "warning", "info")
 ID_COLUMNS = ("parcel_id", "park_id", "zone_id")
 _TEXT = ("kind", "check", "severity", "verdict", "column", "reason_zh", "reason_en", "source")
-_OBJECT = ("parcel_id", "park_id", "zone_id", "level", "group", "raw")
+_OBJECT = ("parcel_id", "park_id", "zone_id", "level", "group", "raw", "feature", "other")
+_FLOAT = ("value", "threshold", "x", "y")
 
 
 def _const(value, n: int) -> pd.Categorical:
@@ -53,7 +58,7 @@ def _frame(n, row, texts: dict, others: dict) -> pd.DataFrame:
             cols[c] = pd.array(row, dtype="Int64")
         elif c in _TEXT:
             cols[c] = _const(texts.get(c), n)
-        elif c in ("value", "threshold"):
+        elif c in _FLOAT:
             v = others.get(c)
             cols[c] = np.full(n, np.nan) if v is None else np.asarray(v, dtype="float64")
         else:
@@ -126,7 +131,7 @@ def concat_findings(parts, *, ids: pd.DataFrame | None = None, sort: bool = True
             cols[c] = _union([p[c] for p in parts])
         elif c == "row":
             cols[c] = pd.array(np.concatenate([p[c].to_numpy(dtype="float64", na_value=np.nan) for p in parts]))
-        elif c in ("value", "threshold"):
+        elif c in _FLOAT:
             cols[c] = np.concatenate([p[c].to_numpy(dtype="float64") for p in parts])
         else:
             cols[c] = np.concatenate([p[c].to_numpy(dtype=object) for p in parts])

@@ -21,15 +21,24 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .area import area_m2
-from .crs import require_crs, suitable_gk_crs
+from .area import _to_lonlat, area_m2, local_equal_area_coords
+from .crs import require_crs
+from .findings import FINDING_COLUMNS
 from .units import MU_M2
 
-__all__ = ["validate", "ValidationReport", "default_id_field", "FINDING_COLUMNS", "ALL_CHECKS", "row_notes"]
+__all__ = ["validate", "ValidationReport", "default_id_field", "FINDING_COLUMNS", "ALL_CHECKS", "row_notes",
+           "CHECK_NAMES_ZH"]
 
 log = logging.getLogger(__name__)
 
-FINDING_COLUMNS = ["check", "severity", "feature", "other", "area_mu", "x", "y", "message"]
+CHECK_NAMES_ZH = {
+    "missing_geometry": "缺少几何，面积未知", "empty_geometry": "几何为空", "not_polygon": "不是面要素，没有面积",
+    "3d_coordinates": "含高程（Z），计算面积时忽略", "multipolygon": "多部件面，按一个要素计算",
+    "invalid_geometry": "几何无效（自相交等），按修复后计算", "duplicate_id": "编号重复", "missing_id": "缺少编号",
+    "overlap": "与其他要素重叠", "gap": "要素之间有空隙", "sliver": "狭长碎片", "outside": "超出园区范围",
+    "uncovered": "园区内有未覆盖的土地", "within": "范围图层没有面", "own_hole": "要素自身的洞（飞地），不是空隙",
+}
+"""The Chinese wording of each check, for ``reason_zh``."""
 
 _POLYGONAL = (3, 6)  # Polygon, MultiPolygon
 
@@ -82,12 +91,14 @@ ALL_CHECKS = frozenset({"geometry", "ids", "overlaps", "gaps", "slivers"})
 
 def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: float = 0.02,
              min_overlap_m2: float = 0.01, min_gap_m2: float = 0.01, rel_tolerance: float = 1e-5,
-             checks=ALL_CHECKS) -> ValidationReport:
-    """Check a polygon layer; returns a :class:`ValidationReport` and never changes ``gdf``.
+             min_outside_m2: float = 1.0, checks=ALL_CHECKS) -> ValidationReport:
+    """Check a polygon layer anywhere on Earth; returns a :class:`ValidationReport`, never changes ``gdf``.
 
-    ``within`` is a GeoDataFrame of the polygons the features must lie inside (e.g. the park);
+    ``within`` is a GeoDataFrame of the polygons the features must lie inside (e.g. the park); land
+    outside it below ``min_outside_m2`` (default 1 m²) is drawing noise, not an error.
     ``sliver_ratio`` is the isoperimetric quotient 4πA/P² under which a polygon counts as a sliver
-    (a square is 0.785, a 100 × 1 strip 0.031).
+    (a square is 0.785, a 100 × 1 strip 0.031), measured in a local equal-area frame per feature.
+    Findings are keyed by input row (``row``), so repeated or blank ids never move them.
     """
     crs = require_crs(gdf)
     id_field = id_field if id_field is not None else default_id_field(gdf)
@@ -100,8 +111,11 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
     rows: list[dict] = []
 
     def add(check, severity, i, message, *, other=None, area=None, x=np.nan, y=np.nan):
-        rows.append({"check": check, "severity": severity, "feature": labels[i] if i is not None else None,
-                     "other": other, "area_mu": area, "x": x, "y": y, "message": message})
+        zh = CHECK_NAMES_ZH.get(check, check) + (f"：{area:,.3f} 亩" if area is not None and np.isfinite(area) else "")
+        rows.append({"row": i, "kind": "geometry", "check": check, "severity": severity,
+                     "feature": labels[i] if i is not None else None, "other": other,
+                     "column": "area_mu" if area is not None else None, "value": area, "x": x, "y": y,
+                     "reason_en": message, "reason_zh": zh})
 
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
@@ -131,6 +145,7 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         n3 = int(shapely.has_z(geoms[present]).sum())
         add("3d_coordinates", "info", None, f"{n3} features have Z coordinates: heights are ignored for areas")
     multi = np.flatnonzero(types == 6)
+    multi = multi[shapely.get_num_geometries(geoms[multi]) > 1] if len(multi) else multi
     for i in multi:
         add("multipolygon", "info", i, f"MultiPolygon of {shapely.get_num_geometries(geoms[i])} parts: measured as one feature")
 
@@ -155,10 +170,12 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         ids = gdf[id_field]
         dup = ids.duplicated(keep=False) & ids.notna()
         dup_pos = np.flatnonzero(dup.to_numpy())
-        if len(dup_pos):
-            counts = ids.iloc[dup_pos].value_counts()
-            for pos in dup_pos:
-                add("duplicate_id", "error", pos, f"{id_field} {ids.iloc[pos]!r} is used by {counts[ids.iloc[pos]]} features")
+        if len(dup_pos):  # one finding per set of rows sharing an id, on its first row
+            for value, group in pd.Series(dup_pos).groupby(ids.iloc[dup_pos].astype(str).to_numpy(), sort=False):
+                where = ", ".join(str(int(r) + 1) for r in group)
+                add("duplicate_id", "error", int(group.iloc[0]),
+                    f"{id_field} {ids.iloc[group.iloc[0]]!r} is used by {len(group)} features (rows {where})",
+                    other=where)
         for pos in np.flatnonzero(ids.isna().to_numpy()):
             add("missing_id", "warning", pos, f"no {id_field}")
 
@@ -184,8 +201,9 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
             if hit.any():
                 x, y = _location(inter[hit])
                 for ia, ib, area, xx, yy in zip(poly_idx[a[hit]], poly_idx[b[hit]], ov[hit], x, y):
-                    add("overlap", "error", ia, f"overlaps {labels[ib]} by {area / MU_M2:,.3f} 亩 ({area:,.1f} m²)",
-                        other=labels[ib], area=area / MU_M2, x=xx, y=yy)
+                    other = labels[ib] if labels[ib] != labels[ia] else f"{labels[ib]} (row {ib + 1})"
+                    add("overlap", "error", ia, f"overlaps {other} by {area / MU_M2:,.3f} 亩 ({area:,.1f} m²)",
+                        other=other, area=area / MU_M2, x=xx, y=yy)
 
     # gaps: holes in the union of the features
     union = shapely.union_all(polys) if len(polys) and ("gaps" in checks or within is not None) else None
@@ -193,19 +211,24 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         # between a plan's zones (parent_id present) open land is the green corridor, not an error
         gap_severity = "info" if "parent_id" in gdf.columns else "warning"
         holes = [shapely.Polygon(r) for p in shapely.get_parts(union) if p.geom_type == "Polygon" for r in p.interiors]
+        # a feature's own hole (an enclave it surrounds) is not a gap between features
+        own = [shapely.Polygon(r) for p in shapely.get_parts(polys) if p.geom_type == "Polygon" for r in p.interiors]
+        own_union = shapely.union_all(own) if own else None
         if holes:
             hole_area = area_m2(gpd.GeoSeries(holes, crs=crs)).to_numpy()
             for h, area in zip(holes, hole_area):
+                if own_union is not None and own_union.buffer(0).covers(h.buffer(-1e-9 * max(1.0, h.length))):
+                    continue
                 if area > min_gap_m2:
                     pt = h.representative_point()
                     add("gap", gap_severity, None, f"gap of {area / MU_M2:,.3f} 亩 ({area:,.1f} m²) enclosed by the features",
                         area=area / MU_M2, x=pt.x, y=pt.y)
 
-    # slivers: thin polygons (isoperimetric quotient in a local Gauss–Krüger plane)
+    # slivers: thin polygons (isoperimetric quotient in a local equal-area frame per feature: anywhere on Earth)
     if len(polys) and "slivers" in checks:
-        local = gpd.GeoSeries(polys, crs=crs).to_crs(suitable_gk_crs(gpd.GeoSeries(polys, crs=crs)))
-        perim = local.length.to_numpy()
-        area = local.area.to_numpy()
+        local = _local_frames(polys, crs)
+        perim = shapely.length(local)
+        area = shapely.area(local)
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.where(perim > 0, 4 * np.pi * area / perim**2, 0.0)
         for k in np.flatnonzero((q < sliver_ratio) & (area > 0)):
@@ -215,9 +238,12 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
                 area=area[k] / MU_M2, x=x[0], y=y[0])
 
     if within is not None:
-        _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance)
+        _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance, min_outside_m2)
 
-    findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    findings = pd.DataFrame(rows).reindex(columns=FINDING_COLUMNS) if rows else pd.DataFrame(columns=FINDING_COLUMNS)
+    findings["row"] = findings["row"].astype("Int64")
+    for c in ("value", "x", "y", "threshold"):
+        findings[c] = findings[c].astype("float64")
     return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf), valid=valid)
 
 
@@ -236,7 +262,23 @@ def _ancestry(ids, parents, a, b) -> np.ndarray:
                     dtype=bool)
 
 
-def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance):
+def _local_frames(polys, crs) -> np.ndarray:
+    """The polygons in a Lambert azimuthal equal-area frame centred on each (metres, undistorted there)."""
+    from pyproj import CRS
+
+    coords, owner = shapely.get_coordinates(polys, return_index=True)
+    lonlat = _to_lonlat(coords, CRS.from_user_input(crs))
+    b = shapely.bounds(polys)
+    if not CRS.from_user_input(crs).is_geographic:
+        b = np.column_stack([pd.Series(lonlat[:, 0]).groupby(owner).min(), pd.Series(lonlat[:, 1]).groupby(owner).min(),
+                             pd.Series(lonlat[:, 0]).groupby(owner).max(), pd.Series(lonlat[:, 1]).groupby(owner).max()])
+    lon0, lat0 = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
+    x, y = local_equal_area_coords(lonlat[:, 0], lonlat[:, 1], lon0[owner], lat0[owner])
+    copies = shapely.transform(polys, lambda c: c)  # new geometries, so the input's are never changed
+    return shapely.set_coordinates(copies, np.column_stack([x, y]))
+
+
+def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance, min_outside_m2=1.0):
     within_crs = require_crs(within, what="the --within layer")
     parks = within.geometry if within_crs.equals(crs) else within.to_crs(crs).geometry
     parks = shapely.make_valid(np.asarray(parks.values, dtype=object))
@@ -249,10 +291,11 @@ def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tole
         outside = shapely.difference(polys, park_union)
         out_area = area_m2(gpd.GeoSeries(outside, crs=crs)).to_numpy()
         total = area_m2(gpd.GeoSeries(polys, crs=crs)).to_numpy()
-        for k in np.flatnonzero((out_area > min_gap_m2) & (out_area > rel_tolerance * total)):
+        for k in np.flatnonzero((out_area > max(min_gap_m2, min_outside_m2)) & (out_area > rel_tolerance * total)):
             share = out_area[k] / total[k] if total[k] > 0 else 1.0
             x, y = _location(np.array([outside[k]]))
-            what = "outside the park" if share > 0.999 else f"{share:.1%} outside the park"
+            pct = f"{share:.1%}" if share >= 0.001 else f"{share:.2g}".replace("e", "×10^") + " of it"
+            what = "outside the park" if share > 0.999 else f"{pct} outside the park"
             add("outside", "error", poly_idx[k], f"{what}: {out_area[k] / MU_M2:,.3f} 亩", area=out_area[k] / MU_M2,
                 x=x[0], y=y[0])
     uncovered = shapely.difference(park_union, union) if union is not None else park_union
@@ -266,11 +309,23 @@ def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tole
                 area=gap_area[big].sum() / MU_M2)
 
 
-def row_notes(gdf, report: ValidationReport) -> pd.Series:
-    """One short note per input row summarising its findings (empty where none), on the input's index."""
-    labels = _labels(gdf, report.id_field)
-    f = report.findings.dropna(subset=["feature"])
+def row_notes(gdf, report: ValidationReport, *extra: pd.DataFrame) -> pd.Series:
+    """One short note per input row summarising its findings (empty where none), on the input's index.
+
+    Findings are matched by input row, never by id; ``extra`` findings tables (e.g. those of
+    :func:`gis.io.read`) are noted too.
+    """
+    parts = [f[["row", "check"]] for f in (report.findings, *extra) if f is not None and len(f)]
+    out = pd.Series("", index=gdf.index, name="findings", dtype=object)
+    if not parts:
+        return out
+    f = pd.concat(parts, ignore_index=True).dropna(subset=["row"])
+    f = f[f["check"].astype(str) != "3d_coordinates"]
     if f.empty:
-        return pd.Series("", index=gdf.index, name="findings")
-    notes = f.groupby("feature")["check"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-    return labels.map(notes).fillna("").rename("findings")
+        return out
+    notes = f.groupby(f["row"].astype("int64"))["check"].agg(lambda s: ", ".join(dict.fromkeys(map(str, s))))
+    values = np.full(len(out), "", dtype=object)
+    rows = notes.index.to_numpy()
+    ok = (rows >= 0) & (rows < len(values))
+    values[rows[ok]] = notes.to_numpy()[ok]
+    return pd.Series(values, index=gdf.index, name="findings", dtype=object)

@@ -112,7 +112,7 @@ def test_validate_exit_codes(parcels_file, tmp_path, run_cli):
     out = tmp_path / "findings.csv"
     code, _, _ = run_cli("validate", src, "--out", out)
     findings = pd.read_csv(out)
-    assert code == 1 and findings["check"].tolist() == ["overlap"] and findings["area_mu"].iloc[0] > 0
+    assert code == 1 and findings["check"].tolist() == ["overlap"] and findings["value"].iloc[0] > 0
 
 
 def test_convert_gcj02_round_trip(tmp_path, parcels_4490, run_cli):

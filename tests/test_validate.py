@@ -30,8 +30,8 @@ def test_overlap_is_found_with_its_area_in_mu():
     ov = report.findings[report.findings.check == "overlap"]
     assert len(ov) == 1 and ov.iloc[0]["feature"] == "P1" and ov.iloc[0]["other"] == "P2"
     expected_mu = geod_area_m2(a.intersection(b)) / MU_M2
-    assert ov.iloc[0]["area_mu"] == pytest.approx(expected_mu, rel=1e-6)
-    assert "亩" in ov.iloc[0]["message"]
+    assert ov.iloc[0]["value"] == pytest.approx(expected_mu, rel=1e-6)
+    assert "亩" in ov.iloc[0]["reason_en"]
 
 
 def test_touching_parcels_do_not_overlap(parcels_4490):
@@ -42,9 +42,9 @@ def test_invalid_geometry_reason_location_and_repaired_area():
     bowtie = shapely.Polygon([(103.62, 36.58), (103.62 + D, 36.58 + D), (103.62 + D, 36.58), (103.62, 36.58 + D)])
     report = validate(_layer([bowtie]))
     f = report.findings[report.findings.check == "invalid_geometry"].iloc[0]
-    assert "Self-intersection" in f["message"] and "make_valid" in f["message"]
+    assert "Self-intersection" in f["reason_en"] and "make_valid" in f["reason_en"]
     assert f["x"] == pytest.approx(103.62 + D / 2) and f["y"] == pytest.approx(36.58 + D / 2)
-    assert f["area_mu"] == pytest.approx(geod_area_m2(shapely.make_valid(bowtie)) / MU_M2, rel=1e-6)
+    assert f["value"] == pytest.approx(geod_area_m2(shapely.make_valid(bowtie)) / MU_M2, rel=1e-6)
 
 
 def test_missing_empty_point_and_duplicate_ids_are_kept_and_flagged():
@@ -54,7 +54,8 @@ def test_missing_empty_point_and_duplicate_ids_are_kept_and_flagged():
     report = validate(layer)
     checks = report.findings.groupby("check").feature.apply(list).to_dict()
     assert checks["missing_geometry"] == ["B"] and checks["empty_geometry"] == ["C"]
-    assert checks["not_polygon"] == ["D"] and sorted(checks["duplicate_id"]) == ["A", "A"]
+    assert checks["not_polygon"] == ["D"] and checks["duplicate_id"] == ["A"]  # once per set of rows
+    assert "rows 1, 5" in report.findings.loc[report.findings.check == "duplicate_id", "reason_en"].iloc[0]
     notes = row_notes(layer, report)
     assert len(notes) == 5 and notes.iloc[1] == "missing_geometry" and notes.iloc[0] == "duplicate_id"
 
@@ -66,7 +67,7 @@ def test_gap_enclosed_by_parcels():
     report = validate(_layer(cells))
     gaps = report.findings[report.findings.check == "gap"]
     hole = shapely.box(103.62 + D, 36.58 + D, 103.62 + 2 * D, 36.58 + 2 * D)
-    assert len(gaps) == 1 and gaps.iloc[0]["area_mu"] == pytest.approx(geod_area_m2(hole) / MU_M2, rel=1e-6)
+    assert len(gaps) == 1 and gaps.iloc[0]["value"] == pytest.approx(geod_area_m2(hole) / MU_M2, rel=1e-6)
     assert ring.contains(shapely.Point(gaps.iloc[0]["x"], gaps.iloc[0]["y"]))
 
 
@@ -85,9 +86,9 @@ def test_outside_park_and_uncovered_land_in_gauss_kruger():
     parcels = _layer([inside, half_out]).to_crs(4544)  # parcels in Gauss–Krüger, park in lon/lat
     report = validate(parcels, within=park)
     out = report.findings[report.findings.check == "outside"]
-    assert out.feature.tolist() == ["P2"] and "50.0% outside" in out.iloc[0]["message"]
+    assert out.feature.tolist() == ["P2"] and "50.0% outside" in out.iloc[0]["reason_en"]
     expected = geod_area_m2(half_out.difference(park.geometry.iloc[0])) / MU_M2
-    assert out.iloc[0]["area_mu"] == pytest.approx(expected, rel=1e-3)
+    assert out.iloc[0]["value"] == pytest.approx(expected, rel=1e-3)
     uncovered = report.findings[report.findings.check == "uncovered"]
     assert len(uncovered) == 1 and uncovered.iloc[0]["severity"] == "info"
 
