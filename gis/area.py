@@ -27,7 +27,8 @@ from pyproj import CRS, Geod, Transformer
 from .crs import CGCS2000_GEOGRAPHIC, require_crs
 from .units import m2_to_ha, m2_to_km2, m2_to_mu
 
-__all__ = ["area_m2", "add_area_columns", "local_equal_area_coords", "AREA_COLUMNS", "GRS80_A_M", "GRS80_F"]
+__all__ = ["area_m2", "add_area_columns", "areas", "areas_by", "local_equal_area_coords", "AREA_COLUMNS", "GRS80_A_M",
+           "GRS80_F"]
 
 log = logging.getLogger(__name__)
 
@@ -234,3 +235,37 @@ def add_area_columns(gdf, *, crs=None, valid=None):
     out["area_mu"] = m2_to_mu(out["area_m2"])
     out["area_km2"] = m2_to_km2(out["area_m2"])
     return out
+
+
+def areas(gdf, *, by: str | None = None, valid=None):
+    """Ellipsoidal areas of a layer: per feature (a new frame on the input's index with the area
+    columns added), or with ``by`` one row per value of that field (see :func:`areas_by`)."""
+    measured = add_area_columns(gdf, valid=valid)
+    return measured if by is None else areas_by(measured, by)
+
+
+def areas_by(measured, by: str, *, extra_sums=()) -> pd.DataFrame:
+    """Areas summed per value of ``by`` (blank values form the group ``<none>``).
+
+    ``measured`` carries the area columns (:func:`add_area_columns`). A group none of whose features
+    has a measurable geometry has a *missing* total, never 0, and its ``findings`` say so; a group with
+    some unmeasured features keeps the sum of the others and counts them in ``features_unmeasured``.
+    """
+    from .errors import InputError
+
+    if by not in measured.columns:
+        raise InputError(f"no field {by!r}; fields: {', '.join(map(str, measured.columns))}")
+    df = pd.DataFrame(measured.drop(columns=[measured.geometry.name]) if hasattr(measured, "geometry") else measured)
+    key = df[by].astype("string").fillna("<none>")
+    sums = {c: (c, lambda s: s.sum(min_count=1)) for c in (*AREA_COLUMNS, *extra_sums) if c in df.columns}
+    grouped = df.assign(_key=key, _unmeasured=df["area_m2"].isna()).groupby("_key", sort=True).agg(
+        features=("area_m2", "size"), features_unmeasured=("_unmeasured", "sum"), **sums)
+    grouped.index.name = by
+    grouped = grouped.reset_index()
+    grouped["features_unmeasured"] = grouped["features_unmeasured"].astype("int64")
+    notes = np.where(grouped["area_m2"].isna(), "no feature of this group has a measurable geometry: total missing",
+                     np.where(grouped["features_unmeasured"] > 0,
+                              grouped["features_unmeasured"].astype(str) + " feature(s) without a measurable geometry "
+                              "are not in the total", ""))
+    grouped["findings"] = notes
+    return grouped

@@ -92,6 +92,14 @@ class TargetCheck:
     tolerance_pct: float
     features: pd.DataFrame = field(repr=False)
     selection: str = ""
+    missing_features: int = 0  # features without a measurable geometry: the total cannot be told
+
+    @property
+    def status(self) -> str:
+        """``within``, ``outside``, or ``missing`` when some feature has no geometry (never read as 0)."""
+        if self.missing_features:
+            return "missing"
+        return "within" if abs(self.deviation_pct) <= self.tolerance_pct else "outside"
 
     @property
     def planned_m2(self) -> float:
@@ -107,7 +115,7 @@ class TargetCheck:
 
     @property
     def within(self) -> bool:
-        return bool(abs(self.deviation_pct) <= self.tolerance_pct)
+        return self.status == "within"
 
     @property
     def overlap_m2(self) -> float:
@@ -122,7 +130,9 @@ class TargetCheck:
             ("measured", f"{self.measured_m2 / MU_M2:,.2f} 亩 = {self.measured_m2 / 1e6:,.4f} km²"),
             ("deviation", f"{self.deviation_m2 / MU_M2:+,.2f} 亩 ({self.deviation_pct:+.3f} %)"),
             ("tolerance", f"±{self.tolerance_pct:g} %"),
-            ("verdict", "within tolerance" if self.within else "OUTSIDE tolerance"),
+            ("verdict", {"within": "within tolerance", "outside": "OUTSIDE tolerance",
+                         "missing": f"MISSING: {self.missing_features} feature(s) have no geometry, so the total "
+                                    f"cannot be told (the measured figure counts only the others)"}[self.status]),
             ("source", t.source),
         ]
         if self.selection:
@@ -158,8 +168,9 @@ def check_target(gdf, target: Target | str, *, tolerance_pct: float = 0.5, id_fi
     sum_m2 = float(np.nansum(measured["area_m2"]))
     features = pd.DataFrame(measured.drop(columns=measured.geometry.name))
     features["share_of_target_pct"] = 100.0 * features["area_m2"] / target.value_m2
+    missing = int(measured["area_m2"].isna().sum())
     return TargetCheck(target=target, measured_m2=union_m2, sum_m2=sum_m2, tolerance_pct=tolerance_pct,
-                       features=features, selection=selection)
+                       features=features, selection=selection, missing_features=missing)
 
 
 def check_bundled(*, tolerance_pct: float = 0.5) -> pd.DataFrame:

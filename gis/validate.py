@@ -36,7 +36,7 @@ CHECK_NAMES_ZH = {
     "3d_coordinates": "含高程（Z），计算面积时忽略", "multipolygon": "多部件面，按一个要素计算",
     "invalid_geometry": "几何无效（自相交等），按修复后计算", "duplicate_id": "编号重复", "missing_id": "缺少编号",
     "overlap": "与其他要素重叠", "gap": "要素之间有空隙", "sliver": "狭长碎片", "outside": "超出园区范围",
-    "uncovered": "园区内有未覆盖的土地", "within": "范围图层没有面", "own_hole": "要素自身的洞（飞地），不是空隙",
+    "uncovered": "园区内有未覆盖的土地", "collection": "几何集合，按其中的面计算面积", "within": "范围图层没有面", "own_hole": "要素自身的洞（飞地），不是空隙",
 }
 """The Chinese wording of each check, for ``reason_zh``."""
 
@@ -133,7 +133,18 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         kinds = gdf["kind"].astype("string").fillna("").to_numpy()
         line_or_point_kinds = {k for k in set(kinds) if not (polygonal & (kinds == k)).any()}
         by_design = np.isin(kinds, list(line_or_point_kinds))
-    for i in np.flatnonzero(present & ~polygonal):
+    collections = np.flatnonzero(present & (types == 7))
+    with_polygons = np.zeros(len(geoms), dtype=bool)
+    if len(collections):
+        from .area import _polygon_parts
+
+        _, owner = _polygon_parts(geoms[collections])
+        with_polygons[collections[np.unique(owner)]] = True
+    for i in np.flatnonzero(with_polygons):
+        n_parts = int(sum(1 for p in shapely.get_parts(geoms[i]) if p.geom_type in ("Polygon", "MultiPolygon")))
+        add("collection", "info", i, f"GeometryCollection: its area is that of its {n_parts} polygon part(s); "
+            f"points and lines in it have none")
+    for i in np.flatnonzero(present & ~polygonal & ~with_polygons):
         name = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                 "MultiPolygon", "GeometryCollection"][shapely.get_type_id(geoms[i])]
         x, y = _location(np.array([geoms[i]]))

@@ -7,8 +7,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "err_console", "overwrite_opt", "crs_opt", "layer_opt", "encoding_opt", "out_opt",
-           "print_frame", "Findings"]
+__all__ = ["console", "err_console", "overwrite_opt", "crs_opt", "layer_opt", "encoding_opt", "out_opt", "from_opt",
+           "print_frame", "Findings", "read_input", "say_notices"]
 
 import os
 import sys
@@ -19,7 +19,10 @@ err_console = Console(stderr=True, highlight=False)
 
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
 crs_opt = click.option("--crs", default=None, metavar="EPSG:n", help="CRS of input data that has none (e.g. EPSG:4544).")
-layer_opt = click.option("--layer", default=None, help="Layer inside a multi-layer file (GeoPackage, zip).")
+layer_opt = click.option("--layer", "--sheet", "layer", default=None,
+                         help="Layer or sheet of a source holding several (GeoPackage, zip, folder, .osm, XLSX).")
+from_opt = click.option("--from", "source_crs", default=None, type=click.Choice(["gcj02", "bd09", "wgs84"], case_sensitive=False),
+                        help="The input's coordinates are Amap/DataV/Tencent GCJ-02 or Baidu BD-09: converted to WGS84 first.")
 encoding_opt = click.option("--encoding", default=None, help="Text encoding of a shapefile/CSV (detected when omitted).")
 
 
@@ -40,8 +43,14 @@ def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int
         df = pd.DataFrame(df.drop(columns="geometry"))
     table = Table(title=title, show_lines=False)
     numeric = {c: pd.api.types.is_numeric_dtype(df[c]) for c in df.columns}
+    width = console.width or 160
+    # on a narrow terminal long text is cut with … (never folded letter by letter); numbers never wrap
+    text_max = max(8, min(40, width // max(1, len(df.columns)) + 4))
     for col in df.columns:
-        table.add_column(str(col), justify="right" if numeric[col] else "left", overflow="fold")
+        if numeric[col]:
+            table.add_column(str(col), justify="right", no_wrap=True, overflow="ellipsis")
+        else:
+            table.add_column(str(col), justify="left", no_wrap=True, overflow="ellipsis", max_width=text_max)
     shown = df if len(df) <= max_rows else df.head(max_rows)
     for row in shown.itertuples(index=False):
         cells = []
@@ -56,3 +65,27 @@ def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int
     console.print(table)
     if len(df) > max_rows:
         console.print(f"… {len(df) - max_rows} more rows: write them all with --out FILE")
+
+
+def say_notices(notices) -> None:
+    """Print the reader's notices to stderr, with flag advice where a notice names a setting."""
+    from . import _FLAGS
+
+    for n in notices:
+        flag = _FLAGS.get(getattr(n, "setting", None) or "")
+        hint = f" (pass {flag} {n.suggestion})" if flag and getattr(n, "suggestion", None) else ""
+        err_console.print(f"note: {n}{hint}", markup=False, soft_wrap=True)
+
+
+def read_input(source, *, layer=None, crs=None, encoding=None, source_crs=None, require_crs: bool = True):
+    """Read a command's input (a file, folder, URL or bundled layer name) and print its notices.
+
+    Returns :class:`gis.io.ReadResult`; its ``source`` is the name to show.
+    """
+    from ..bundled import resolve_layer
+    from ..io import is_url, read
+
+    src = source if is_url(source) else resolve_layer(source)
+    result = read(src, layer=layer, crs=crs, encoding=encoding, source_crs=source_crs, require_crs=require_crs)
+    say_notices(result.notices)
+    return result

@@ -8,24 +8,37 @@ import click
 import geopandas as gpd
 import pandas as pd
 
-from ..area import add_area_columns
-from ..bundled import bundled_layer_names, bundled_layer_path, read_bundled, resolve_layer
+from ..area import add_area_columns, areas_by
+from ..bundled import bundled_layer_names, bundled_layer_path, read_bundled
 from ..errors import InputError
-from ..io import read_layer, write_layer, write_tables
+from ..io import write_layer, write_tables
 from ..targets import all_targets, check_bundled, check_target, parse_tolerance_pct
 from ..units import MU_M2
 from ..validate import row_notes, validate
 from . import cli
-from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
+from ._common import (Findings, console, crs_opt, encoding_opt, from_opt, layer_opt, out_opt, overwrite_opt, print_frame,
+                      read_input)
 
 __all__: list[str] = []
 
 _input_arg = click.argument("input_path", metavar="INPUT")
 
 
-def _read(input_path, layer=None, crs=None, encoding=None) -> tuple[gpd.GeoDataFrame, Path]:
-    path = resolve_layer(input_path)
-    return read_layer(path, layer=layer, crs=crs, encoding=encoding), path
+class _Source(str):
+    """A source as the commands show it (``.name``), keeping what it was given as (the str itself)."""
+
+    name: str = ""
+
+
+def _read(input_path, layer=None, crs=None, encoding=None, source_crs=None):
+    """``(frame, source, read_result)``; ``source.name`` is how to show it, ``str(source)`` what to protect."""
+    result = read_input(input_path, layer=layer, crs=crs, encoding=encoding, source_crs=source_crs)
+    from ..bundled import resolve_layer
+    from ..io import is_url
+
+    src = _Source(input_path if is_url(input_path) else resolve_layer(input_path))
+    src.name = result.source
+    return result.frame, src, result
 
 
 _BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area_mu", "area_km2", "buildable_share",
@@ -34,8 +47,8 @@ _BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area
 
 def _emit(frame, out, path, overwrite, *, title, brief=False):
     if out:
-        write_layer(frame, out, overwrite=overwrite, inputs=[path])
-        console.print(f"wrote {out} ({len(frame)} rows)")
+        shown = write_layer(frame, out, overwrite=overwrite, inputs=[str(path)])
+        console.print(f"wrote {shown} ({len(frame)} rows)")
         return
     if brief:
         cols = [c for c in _BRIEF_COLUMNS if c in frame.columns]
@@ -75,17 +88,20 @@ def targets_cmd():
               help="Add the share and area of each feature meeting --where on this raster (e.g. a slope grid).")
 @click.option("--where", "where", default="<15", show_default=True, help="Condition for --buildable, e.g. '<15'.")
 @crs_opt
+@from_opt
 @encoding_opt
 @out_opt()
 @overwrite_opt
-def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out, overwrite):
+def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, encoding, out, overwrite):
     """Ellipsoidal area of every feature (or per group with --by) in m², 公顷, 亩 and km².
 
-    Every input column is kept; a `findings` column notes rows whose area needs a second look
-    (missing, empty, non-polygon or repaired geometry). With --buildable SLOPE.tif the share of each
-    feature's land meeting --where and that area in 亩 are added (`buildable_share`, `buildable_mu`).
+    INPUT is a file, a folder, a bundled layer name or a postgresql:// URL. Every input column is kept;
+    a `findings` column notes rows whose area needs a second look (missing, empty, non-polygon, repaired
+    or impossible geometry, found while reading or measuring). A missing area is never a 0. With
+    --buildable SLOPE.tif the share of each feature's land meeting --where and that area in 亩 are added
+    (`buildable_share`, `buildable_mu`).
     """
-    gdf, path = _read(input_path, layer, crs, encoding)
+    gdf, path, result = _read(input_path, layer, crs, encoding, source_crs)
     report = validate(gdf, checks={"geometry", "ids"})
     measured = add_area_columns(gdf, valid=report.valid)
     if buildable_raster:
@@ -96,20 +112,19 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out
         measured["buildable_mu"] = zs["where_area_m2"].to_numpy() / MU_M2
         if "finding" in zs.columns:
             measured["raster_finding"] = zs["finding"].to_numpy()
+    notes = row_notes(gdf, report, result.findings)
     if by is None:
-        measured["findings"] = row_notes(gdf, report).to_numpy()
+        measured["findings"] = notes.to_numpy()
         _emit(measured, out, path, overwrite, title=f"areas of {path.name}", brief=True)
         return
     if by not in gdf.columns:
         raise InputError(f"no field {by!r} in {path.name}; fields: {', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))}")
-    grouped = (pd.DataFrame(measured.drop(columns=measured.geometry.name))
-               .groupby(by, dropna=False, sort=True)
-               .agg(features=("area_m2", "size"), area_m2=("area_m2", "sum"), area_ha=("area_ha", "sum"),
-                    area_mu=("area_mu", "sum"), area_km2=("area_km2", "sum"),
-                    **({"buildable_mu": ("buildable_mu", "sum")} if buildable_raster else {}))
-               .reset_index())
-    grouped[by] = grouped[by].astype("string").fillna("<none>")
+    measured["findings"] = notes.to_numpy()
+    grouped = areas_by(measured, by, extra_sums=("buildable_mu",) if buildable_raster else ())
     _emit(grouped, out, path, overwrite, title=f"areas of {path.name} by {by}")
+    if grouped["area_m2"].isna().any():
+        console.print(f"{int(grouped['area_m2'].isna().sum())} group(s) have no measurable feature: their totals are "
+                      f"missing, not 0")
 
 
 @cli.command("check")
@@ -118,10 +133,11 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, encoding, out
 @click.option("--tolerance", default="0.5%", show_default=True, help="Allowed deviation, in percent.")
 @layer_opt
 @crs_opt
+@from_opt
 @encoding_opt
 @out_opt("Write the check and the per-feature breakdown here.")
 @overwrite_opt
-def check_cmd(input_path, target_id, tolerance, layer, crs, encoding, out, overwrite):
+def check_cmd(input_path, target_id, tolerance, layer, crs, source_crs, encoding, out, overwrite):
     """Measured total against a plan target; exit 0 within tolerance, 1 outside.
 
     Without INPUT and --target, every bundled feature that has a planned figure is checked.
@@ -141,11 +157,11 @@ def check_cmd(input_path, target_id, tolerance, layer, crs, encoding, out, overw
         return
     if input_path is None or target_id is None:
         raise click.UsageError("give both INPUT and --target, or neither (to check the bundled layers)")
-    gdf, path = _read(input_path, layer, crs, encoding)
+    gdf, path, _ = _read(input_path, layer, crs, encoding, source_crs)
     result = check_target(gdf, target_id, tolerance_pct=tol)
     print_frame(result.summary(), title=f"{path.name} against {target_id}")
     if out:
-        write_tables(out, {"check": result.summary(), "features": result.features}, overwrite=overwrite, inputs=[path])
+        write_tables(out, {"check": result.summary(), "features": result.features}, overwrite=overwrite, inputs=[str(path)])
         console.print(f"wrote {out}")
     else:
         cols = [c for c in ("id", "parcel_id", "name_zh", "area_mu", "area_km2", "share_of_target_pct") if c in result.features]
@@ -158,33 +174,45 @@ def check_cmd(input_path, target_id, tolerance, layer, crs, encoding, out, overw
 @_input_arg
 @click.option("--id", "id_field", default=None, help="Id field (default parcel_id, else id).")
 @click.option("--within", default=None, help="Layer (file or bundled name, e.g. parks) the features must lie in.")
-@click.option("--within-id", default=None, help="Only the --within features with this id (e.g. yaogu.phase1).")
+@click.option("--within-id", default=None, help="Only the --within features whose --within-field is this (e.g. yaogu.phase1).")
+@click.option("--within-field", default="id", show_default=True, help="Field of --within matched by --within-id (e.g. adcode).")
+@click.option("--min-outside", "min_outside_m2", default=1.0, show_default=True, type=float, metavar="M2",
+              help="Land outside --within below this many m² is drawing noise, not an error.")
 @layer_opt
 @crs_opt
+@from_opt
 @encoding_opt
 @out_opt("Write the findings here (.csv, .xlsx, .md, .gpkg …).")
 @overwrite_opt
-def validate_cmd(input_path, id_field, within, within_id, layer, crs, encoding, out, overwrite):
+def validate_cmd(input_path, id_field, within, within_id, within_field, min_outside_m2, layer, crs, source_crs,
+                 encoding, out, overwrite):
     """Invalid geometry, overlaps, features outside their park, gaps, slivers, duplicate ids; exit 1 when found."""
-    gdf, path = _read(input_path, layer, crs, encoding)
-    within_gdf = None
+    gdf, path, result = _read(input_path, layer, crs, encoding, source_crs)
+    within_gdf, within_src = None, None
     if within:
-        within_gdf, _ = _read(within)
+        within_gdf, within_src, _ = _read(within)
         if within_id:
-            if "id" not in within_gdf.columns or not (within_gdf["id"] == within_id).any():
-                raise InputError(f"no feature with id {within_id!r} in {within}")
-            within_gdf = within_gdf[within_gdf["id"] == within_id]
-    report = validate(gdf, id_field=id_field, within=within_gdf)
-    findings = report.findings
+            if within_field not in within_gdf.columns:
+                raise InputError(f"{within_src.name} has no field {within_field!r}; fields: "
+                                 f"{', '.join(map(str, within_gdf.columns.drop(within_gdf.geometry.name)))}")
+            match = within_gdf[within_field].astype("string") == str(within_id)
+            if not match.any():
+                raise InputError(f"no feature with {within_field} = {within_id!r} in {within_src.name}")
+            within_gdf = within_gdf[match.fillna(False).to_numpy()]
+    report = validate(gdf, id_field=id_field, within=within_gdf, min_outside_m2=min_outside_m2)
+    from ..findings import concat_findings
+
+    findings = concat_findings([result.findings, report.findings], sort=True) if len(result.findings) else report.findings
     if out:
-        write_layer(findings, out, overwrite=overwrite, inputs=[path])
-        console.print(f"wrote {out} ({len(findings)} findings)")
+        shown = write_layer(findings, out, overwrite=overwrite, inputs=[str(path), str(within_src) if within_src else None])
+        console.print(f"wrote {shown} ({len(findings)} findings)")
     elif len(findings):
-        print_frame(findings.drop(columns=["x", "y"]), title=f"{path.name}: {len(findings)} findings")
-    counts = report.counts()
+        print_frame(findings, title=f"{path.name}: {len(findings)} findings",
+                    columns=["row", "feature", "check", "severity", "other", "value", "reason_en"])
+    counts = findings.groupby(findings["check"].astype(str)).size()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing found"
     console.print(f"{path.name}: {report.n_features} features checked; {summary}")
-    if len(report.problems):
+    if len(report.problems) or findings["severity"].astype(str).isin(["error", "warning"]).any():
         raise Findings()
 
 
@@ -217,10 +245,11 @@ def plan_check_cmd(out, overwrite):
 @overwrite_opt
 def convert_cmd(input_path, output_path, src, dst, layer, encoding, overwrite):
     """Convert coordinates: Gaode/Tencent GCJ-02 and Baidu BD-09 to and from WGS84, or any EPSG to any EPSG."""
-    from ..convert import convert_layer
+    from ..convert import convert_layer, parse_system
 
-    path = resolve_layer(input_path)
-    gdf = read_layer(path, layer=layer, encoding=encoding, require=False)
-    result = convert_layer(gdf, src=src, dst=dst)
-    write_layer(result, output_path, overwrite=overwrite, inputs=[path])
-    console.print(f"wrote {output_path} ({len(result)} features, {src} → {dst})")
+    system = parse_system(src)
+    crs = system if not isinstance(system, str) else ("EPSG:4326" if system != "wgs84" else None)
+    result = read_input(input_path, layer=layer, encoding=encoding, crs=crs, require_crs=False)
+    converted = convert_layer(result.frame, src=src, dst=dst)
+    shown = write_layer(converted, output_path, overwrite=overwrite, inputs=[str(input_path), str(result.source)])
+    console.print(f"wrote {shown} ({len(converted)} features, {src} → {dst})")
