@@ -97,7 +97,9 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, db: str, user: str = "postgres", password: str | None = None, **params) -> str:
-        auth = user + (f":{password}" if password is not None else "")
+        from urllib.parse import quote
+
+        auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password is not None else "")
         query = "&".join([f"host={self.socket}", *(f"{k}={v}" for k, v in params.items())])
         return f"postgresql://{auth}@/{db}?{query}"
 

@@ -1,0 +1,471 @@
+"""The PostGIS store and postgresql:// sources, against a throwaway cluster (tests/_pg.py).
+
+Skips when PostgreSQL/PostGIS is absent; fails instead under PARKGIS_REQUIRE_DB=1 (CI).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Geod
+
+from gis.errors import CRSError, InputError, LayerNotFoundError, OutputExistsError
+from gis.store.url import parse_url, redact
+from gis.units import MU_M2
+
+
+def _load_pg():
+    if "parkgis_tests_pg" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("parkgis_tests_pg", Path(__file__).with_name("_pg.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        sys.modules["parkgis_tests_pg"] = mod
+    return sys.modules["parkgis_tests_pg"]
+
+
+_pg = _load_pg()
+ROOT = Path(__file__).resolve().parents[1]
+GEOD = Geod(ellps="GRS80")
+
+
+@pytest.fixture(scope="session")
+def pg():
+    return _pg.cluster()
+
+
+@pytest.fixture
+def db(pg):
+    return pg.new_database()
+
+
+@pytest.fixture
+def store(pg, db):
+    """A database holding an initialised store; returns its admin URL (no table)."""
+    from gis.store.schema import init_store
+
+    url = pg.url(db)
+    init_store(url)
+    return url
+
+
+def _t(url, table):
+    return url + f"&table={table}"
+
+
+def make_parcels(n=6, *, parks=("park.a", "park.b"), lon0=103.62, lat0=36.58):
+    """n parcels of about 100 m × 120 m in a row, alternating parks, with text, numbers, gaps and 汉字."""
+    d = 0.0011
+    polys = [shapely.box(lon0 + i * d, lat0, lon0 + (i + 1) * d - 1e-5, lat0 + d * 1.1) for i in range(n)]
+    return gpd.GeoDataFrame({
+        "parcel_id": [f"P{i + 1:03d}" for i in range(n)],
+        "park_id": [parks[i % len(parks)] for i in range(n)],
+        "land_use": ["M1", "M2", "W1", "B1", "M1", "G1"][:n] + ["M1"] * max(0, n - 6),
+        "status": ["built"] * n,
+        "project": [f"项目{i}" if i % 3 else "" for i in range(n)],  # an empty string is not a missing value
+        "investment_wan": [1000.5 + i if i != 2 else np.nan for i in range(n)],
+        "employees": np.arange(n, dtype="int64") * 10,
+        "synthetic": [True, False] * (n // 2) + [True] * (n % 2),
+    }, geometry=polys, crs="EPSG:4490")
+
+
+def geod_area_mu(geom) -> float:
+    return abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))[0]) / MU_M2
+
+
+def test_redact_and_parse_without_a_server():
+    assert redact("postgresql://ana:pa%40ss@db:5433/zone?table=p") == "postgresql://ana:***@db:5433/zone?table=p"
+    assert "s3cret" not in redact("postgres://u@h/d?password=s3cret&table=p")
+    u = parse_url("postgresql://ana:pw@db/zone?table=parcels&schema=plan&sslmode=require", layer="zones")
+    assert (u.table, u.schema, u.sql) == ("zones", "plan", None)
+    assert "table" not in u.conninfo and "schema" not in u.conninfo and "sslmode=require" in u.conninfo
+    with pytest.raises(InputError, match="either a table or sql"):
+        parse_url("postgresql://h/d?table=a&sql=SELECT 1")
+
+
+# --------------------------------------------------------------------------------------- plain tables
+def test_plain_table_round_trip_keeps_values_types_gaps_and_crs(pg, db):
+    from gis.store.io import read_source, write_source
+
+    frame = make_parcels().to_crs("EPSG:4544")  # a projected CRS outside a store stays as it is
+    url = _t(pg.url(db), "plain_parcels")
+    assert write_source(frame, url) == redact(url)
+    back = read_source(url)
+    assert back.crs.to_epsg() == 4544
+    assert list(back.columns) == [*frame.columns.drop("geometry"), "geometry"]
+    for col in ("parcel_id", "park_id", "land_use", "project"):
+        assert back[col].tolist() == frame[col].tolist()
+    assert back["project"].tolist()[0] == "" and not back["project"].isna().any()
+    np.testing.assert_array_equal(back["investment_wan"].to_numpy(), frame["investment_wan"].to_numpy())
+    assert back["employees"].tolist() == frame["employees"].tolist()
+    assert back["synthetic"].tolist() == frame["synthetic"].tolist()
+    assert shapely.equals_exact(back.geometry.to_numpy(), frame.geometry.to_numpy(), tolerance=0).all()
+
+
+def test_plain_table_needs_overwrite_and_query_reads(pg, db):
+    from gis.store.io import read_source, write_source
+
+    url = _t(pg.url(db), "t")
+    write_source(make_parcels(4), url)
+    with pytest.raises(OutputExistsError):
+        write_source(make_parcels(2), url)
+    write_source(make_parcels(2), url, overwrite=True)
+    assert len(read_source(url)) == 2
+    q = read_source(pg.url(db) + "&sql=SELECT parcel_id, geom FROM t WHERE park_id = 'park.b'")
+    assert q["parcel_id"].tolist() == ["P002"] and q.crs.to_epsg() == 4490
+    with pytest.raises(LayerNotFoundError, match="no table 'nope'"):
+        read_source(pg.url(db), layer="nope")
+
+
+def test_killed_write_leaves_the_previous_table(pg, db, tmp_path):
+    """A writer killed with the new rows staged (its transaction open) leaves the old table as it was."""
+    from gis.store.io import read_source, write_source
+
+    for table in ("plain", "parcels"):
+        url = _t(pg.url(db), table)
+        if table == "parcels":
+            from gis.store.schema import init_store
+
+            init_store(pg.url(db))
+        write_source(make_parcels(4), url)
+        script = tmp_path / f"writer_{table}.py"
+        script.write_text(textwrap.dedent(f"""
+            import sys, time
+            sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})
+            import gis.store.io as sio
+            from test_store import make_parcels
+            def hang(conn, staging):
+                print("STAGED", staging, flush=True)
+                time.sleep(120)
+            sio._before_swap = hang
+            sio.write_source(make_parcels(40), {url!r}, overwrite=True)
+        """))
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("STAGED"), proc.stderr.read()
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        back = read_source(url)
+        assert sorted(back["parcel_id"]) == ["P001", "P002", "P003", "P004"]
+        with pg.admin(db) as conn:
+            left = conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE %s", ["%parkgis_stage%"]).fetchone()[0]
+        assert left == 0
+
+
+# --------------------------------------------------------------------------------------- the store
+def test_store_parcels_keep_parkgis_area_and_read_back_in_4490(store):
+    from gis.area import area_m2
+    from gis.store.io import read_source, write_source
+
+    frame = make_parcels().to_crs("EPSG:4544")  # reprojected to the store's CGCS2000 on the way in
+    write_source(frame, _t(store, "parcels"))
+    back = read_source(_t(store, "parcels")).set_index("parcel_id")
+    assert back.crs.to_epsg() == 4490
+    assert set(back.geometry.geom_type) == {"MultiPolygon"}
+    expected = area_m2(frame).to_numpy() / MU_M2
+    np.testing.assert_allclose(back.loc[frame["parcel_id"], "area_mu"].to_numpy(), expected, rtol=1e-12)
+    reference = np.array([geod_area_mu(g) for g in frame.to_crs(4490).geometry])  # independent: pyproj geodesic
+    np.testing.assert_allclose(back.loc[frame["parcel_id"], "area_mu"].to_numpy(), reference, rtol=1e-6)
+    assert "fid" not in back.columns and "measured_at" not in back.columns
+
+
+def test_store_refuses_duplicate_ids_invalid_geometry_and_rows_without_a_park(store):
+    from gis.store.io import read_source, write_source
+
+    url = _t(store, "parcels")
+    dup = make_parcels(3)
+    dup.loc[2, "parcel_id"] = "P001"
+    with pytest.raises(InputError, match="P001"):
+        write_source(dup, url)
+    bad = make_parcels(3)
+    bad.loc[1, "geometry"] = shapely.Polygon([(103.6, 36.5), (103.61, 36.51), (103.61, 36.5), (103.6, 36.51)])
+    with pytest.raises(InputError, match="invalid.*P002"):
+        write_source(bad, url)
+    nopark = make_parcels(3)
+    nopark.loc[0, "park_id"] = None
+    with pytest.raises(InputError, match="park_id"):
+        write_source(nopark, url)
+    assert len(read_source(url)) == 0  # nothing half-written
+
+
+def test_reload_records_only_real_changes_in_history(store, pg):
+    from gis.store.io import write_source
+    from gis.store.maintain import history
+
+    url = _t(store, "parcels")
+    first = make_parcels(4)
+    write_source(first, url)
+    with pytest.raises(OutputExistsError):
+        write_source(first, url)
+    second = first[first["parcel_id"] != "P004"].copy()
+    second.loc[second["parcel_id"] == "P002", "status"] = "idle"
+    write_source(second, url, overwrite=True)
+    db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    with pg.admin(db) as conn:
+        ops = dict(conn.execute("SELECT operation, count(*) FROM history GROUP BY 1").fetchall())
+    assert ops == {"INSERT": 4, "UPDATE": 1, "DELETE": 1}
+    h = history(store, "P002")
+    assert h["operation"].tolist() == ["INSERT", "UPDATE"]
+    assert "status: built → idle" in h["changes"].iloc[1]
+    assert set(h["who"]) == {"postgres"}
+    assert history(store, "P004")["operation"].tolist() == ["INSERT", "DELETE"]
+
+
+def test_check_areas_flags_a_geometry_edited_after_measurement(store, pg):
+    from gis.store.io import write_source
+    from gis.store.maintain import check_areas
+
+    write_source(make_parcels(4), _t(store, "parcels"))
+    before = check_areas(store)
+    assert before["agrees"].all() and before["rel_diff"].max() < 1e-5
+    db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    with pg.admin(db) as conn:  # what an edit in QGIS does: geometry changed, area_mu left as it was
+        conn.execute("UPDATE parcels SET geom = ST_Multi(ST_Scale(geom, 'POINT(1.001 1.001)'::geometry, "
+                     "ST_Centroid(geom))) WHERE parcel_id = 'P003'")
+        conn.execute("UPDATE parcels SET area_mu = NULL WHERE parcel_id = 'P001'")
+    after = check_areas(store).set_index("parcel_id")
+    assert after["agrees"].to_dict() == {"P001": False, "P002": True, "P003": False, "P004": True}
+    assert after.loc["P003", "rel_diff"] == pytest.approx(1 - 1 / 1.001**2, rel=1e-3)  # |stored - now| / now
+    assert after.loc["P001", "reason"] == "never measured"
+
+
+# --------------------------------------------------------------------------------------- roles
+def _user(pg, kind):
+    name, pw = f"{kind}_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    pg.add_user(name, pw)
+    return name, pw
+
+
+def _as(pg, store, user, pw):
+    import psycopg
+
+    db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    return psycopg.connect(pg.url(db, user, pw), autocommit=True)
+
+
+def test_editor_changes_only_its_park_and_reader_changes_nothing(store, pg):
+    import psycopg
+
+    from gis.store.io import write_source
+    from gis.store.maintain import history
+    from gis.store.roles import grant
+
+    write_source(make_parcels(4), _t(store, "parcels"))
+    ana, ana_pw = _user(pg, "ana")
+    rea, rea_pw = _user(pg, "rea")
+    aud, aud_pw = _user(pg, "aud")
+    assert grant(store, "editor", ana, park="park.a") == "parkgis_editor_park.a"
+    grant(store, "reader", rea)
+    grant(store, "auditor", aud)
+    with _as(pg, store, ana, ana_pw) as conn:
+        other = conn.execute("UPDATE parcels SET status = 'idle' WHERE parcel_id = 'P002'")  # P002 is park.b
+        assert other.rowcount == 0
+        own = conn.execute("UPDATE parcels SET status = 'idle' WHERE parcel_id = 'P001'")  # P001 is park.a
+        assert own.rowcount == 1
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # moving a parcel into park B: refused
+            conn.execute("UPDATE parcels SET park_id = 'park.b' WHERE parcel_id = 'P001'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO audit_runs (run_id, n_parcels, n_findings) VALUES ('x', 0, 0)")
+        status = dict(conn.execute("SELECT parcel_id, status FROM parcels").fetchall())
+    assert status == {"P001": "idle", "P002": "built", "P003": "built", "P004": "built"}
+    with _as(pg, store, rea, rea_pw) as conn:
+        assert conn.execute("SELECT count(*) FROM parcels").fetchone()[0] == 4
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO parcels (parcel_id, park_id, geom) SELECT 'P9', 'park.a', geom FROM parcels LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE parcels SET status = 'x'")
+    with _as(pg, store, aud, aud_pw) as conn:
+        conn.execute("INSERT INTO audit_runs (run_id, n_parcels, n_findings) VALUES ('manual', 0, 0)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE parcels SET status = 'x'")
+    h = history(store, "P001")
+    assert h["operation"].tolist() == ["INSERT", "UPDATE"] and h["who"].tolist() == ["postgres", ana]
+
+
+def test_names_and_values_with_quotes_and_sql_are_names_and_values(store, pg):
+    """Park ids, user names, table and column names carrying SQL stay what they are."""
+    from gis.store.io import read_source, write_source
+    from gis.store.roles import grant
+
+    evil_park = "p'; DROP TABLE parcels; --"
+    evil_user = f"o'hara\"; DROP TABLE parcels; --{uuid.uuid4().hex[:4]}"
+    frame = make_parcels(2, parks=(evil_park, "park.b"))
+    frame["'; DROP TABLE parcels; --"] = ["a'b", 'c"d']
+    write_source(frame, _t(store, "parcels"))
+    grant(store, "editor", evil_user, park=evil_park)
+    pg.add_user(evil_user, "pw'\"x")
+    with _as(pg, store, evil_user, "pw'\"x") as conn:
+        assert conn.execute("UPDATE parcels SET status = 'idle'").rowcount == 1  # its own park's parcel only
+    back = read_source(_t(store, "parcels")).set_index("parcel_id")
+    assert back.loc["P001", "park_id"] == evil_park and back.loc["P001", "status"] == "idle"
+    assert back.loc[["P001", "P002"], "'; DROP TABLE parcels; --"].tolist() == ["a'b", 'c"d']
+    evil_table = 't"; DROP TABLE parcels; --'
+    write_source(frame, store, layer=evil_table)
+    assert read_source(store, layer=evil_table)["park_id"].tolist() == [evil_park, "park.b"]
+    assert len(read_source(_t(store, "parcels"))) == 2  # still there
+
+
+# --------------------------------------------------------------------------------------- audit runs
+def _audit_result(n=6):
+    from gis.audit import audit
+
+    return audit(make_parcels(n), ["lanzhou-etdz"])
+
+
+def test_two_auditors_write_different_runs_at_once(store, pg, monkeypatch):
+    import gis.store.runs as runs
+    from gis.store.roles import grant
+
+    users = [_user(pg, "aud") for _ in range(2)]
+    for name, _ in users:
+        grant(store, "auditor", name)
+    db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    result = _audit_result()
+    barrier = threading.Barrier(2, timeout=20)
+    real_copy = runs.copy_in
+
+    def copy_together(cur, statement, table):  # both transactions are open, each with its run row written
+        n = real_copy(cur, statement, table)
+        if "audit_results" in statement.as_string(cur.connection):
+            barrier.wait()
+        return n
+
+    monkeypatch.setattr(runs, "copy_in", copy_together)
+    errors, done = [], []
+
+    def write(i):
+        name, pw = users[i]
+        try:
+            done.append(runs.write_audit_run(result, pg.url(db, name, pw), run=f"2026Q{i + 1}"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and sorted(done) == ["2026Q1", "2026Q2"]
+    with pg.admin(db) as conn:
+        rows = dict(conn.execute("SELECT run_id, created_by FROM audit_runs").fetchall())
+        n = dict(conn.execute("SELECT run_id, count(*) FROM audit_results GROUP BY 1").fetchall())
+        verdicts = conn.execute("SELECT parcel_id, verdict, result->>'rule:etdz-invest-300' FROM audit_results "
+                                "WHERE run_id = '2026Q1' ORDER BY \"row\"").fetchall()
+    assert rows == {"2026Q1": users[0][0], "2026Q2": users[1][0]} and n == {"2026Q1": 6, "2026Q2": 6}
+    expected = result.parcels[["parcel_id", "verdict", "rule:etdz-invest-300"]].astype(str).values.tolist()
+    assert [list(map(str, r)) for r in verdicts] == expected
+
+
+def test_writing_an_existing_run_needs_overwrite(store, pg):
+    from gis.store.runs import list_runs, write_audit_run
+
+    result = _audit_result(4)
+    write_audit_run(result, store, run="r1")
+    with pytest.raises(OutputExistsError, match="r1"):
+        write_audit_run(result, store, run="r1")
+    write_audit_run(_audit_result(2), store, run="r1", overwrite=True)
+    runs = list_runs(store)
+    assert runs["run_id"].tolist() == ["r1"] and runs["n_parcels"].tolist() == [2]
+
+
+# --------------------------------------------------------------------------------------- bad input
+def test_bad_sources_are_one_line_errors_with_the_password_hidden(store, pg, db, tmp_path):
+    from gis.store.io import read_source
+    from gis.store.maintain import check_areas
+
+    name, pw = _user(pg, "eve")
+    sdb = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    cases = [
+        (f"postgresql://{name}:{pw}@/{sdb}?host={tmp_path}&table=parcels", InputError, "cannot reach the server"),
+        (pg.url(sdb, name, "wrong-" + pw, table="parcels"), InputError, "wrong user name or password"),
+        (pg.url(pg.new_database(postgis=False), name, pw, table="parcels"), InputError, "no PostGIS extension"),
+    ]
+    for url, kind, text in cases:
+        with pytest.raises(kind, match=text) as info:
+            read_source(url)
+        msg = str(info.value)
+        assert "\n" not in msg and pw not in msg and "***" in msg
+    with pg.admin(sdb) as conn:
+        conn.execute("CREATE TABLE notes (id int, text text)")
+        conn.execute("CREATE TABLE mercator (id int, geom geometry(Polygon, 3857))")
+        conn.execute("CREATE SCHEMA other")
+    with pytest.raises(InputError, match="no geometry column"):
+        read_source(_t(store, "notes"))
+    with pytest.raises(CRSError, match="SRID 3857.*EPSG:4490"):
+        read_source(_t(store, "mercator"))
+    with pytest.raises(InputError, match="not a parkgis store"):
+        check_areas(pg.url(pg.new_database()))
+    from gis.store.schema import init_store
+
+    init_store(store + "&schema=s2")
+    with pg.admin(sdb) as conn:  # somebody replaced the store's parcels with a table of their own
+        conn.execute("DROP TABLE s2.parcels CASCADE")
+        conn.execute("CREATE TABLE s2.parcels (name text, geom geometry(MultiPolygon, 4490))")
+    with pytest.raises(InputError, match="not the store's parcels table"):
+        read_source(store + "&schema=s2&table=parcels")
+
+
+def test_credentials_from_pgpass_and_never_in_logs(store, pg, tmp_path, monkeypatch, caplog):
+    from gis.store.io import read_source, write_source
+
+    name, pw = _user(pg, "pat")
+    sdb = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    with pg.admin(sdb) as conn:
+        conn.execute(f'GRANT CREATE ON SCHEMA public TO "{name}"')
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{name}:{pw}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    write_source(make_parcels(2), pg.url(sdb, name, table="mine"))  # no password in the URL: .pgpass has it
+    monkeypatch.delenv("PGPASSFILE")
+    caplog.set_level(logging.DEBUG)
+    url = pg.url(sdb, name, pw, table="mine")
+    assert len(read_source(url)) == 2
+    assert caplog.records and not any(pw in r.getMessage() for r in caplog.records)
+    monkeypatch.setenv("PGPASSWORD", pw)
+    assert len(read_source(pg.url(sdb, name, table="mine"))) == 2
+
+
+# --------------------------------------------------------------------------------------- QGIS styles
+def test_default_styles_for_qgis(store, pg, tmp_path):
+    from gis.store.styles import load_colours, write_gpkg_style
+
+    sdb = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    with pg.admin(sdb) as conn:
+        rows = conn.execute("SELECT f_table_schema, f_table_name, f_geometry_column, useasdefault, styleqml::text "
+                            "FROM public.layer_styles ORDER BY f_table_name").fetchall()
+    assert [r[:4] for r in rows] == [("public", "parcels", "geom", True), ("public", "zones", "geom", True)]
+    qml = ET.fromstring(rows[0][4].split("\n", 1)[1] if rows[0][4].startswith("<!DOCTYPE") else rows[0][4])
+    renderer = qml.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "land_use"
+    industrial = load_colours().set_index("category").loc["industrial", "colour"].lstrip("#")
+    rgb = ",".join(str(int(industrial[i:i + 2], 16)) for i in (0, 2, 4))
+    m1 = next(c for c in renderer.iter("category") if c.get("value") == "M1")
+    symbol = next(s for s in renderer.iter("symbol") if s.get("name") == m1.get("symbol"))
+    colour = next(o.get("value") for o in symbol.iter("Option") if o.get("name") == "color")
+    assert colour == rgb + ",255"
+    assert qml.find("labeling/settings/text-style").get("fieldName") == "parcel_id"
+    gpkg = tmp_path / "p.gpkg"
+    make_parcels(2).to_file(gpkg, layer="parcels")
+    write_gpkg_style(gpkg, "parcels")
+    import sqlite3
+
+    with sqlite3.connect(gpkg) as con:
+        assert con.execute("SELECT f_table_name, useAsDefault FROM layer_styles").fetchall() == [("parcels", 1)]
+        assert con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone() == ("attributes",)
