@@ -189,12 +189,15 @@ def test_render_payloads_areas_and_styles(layers, zones):
     assert p["style"]["outline"]["flags"] == fails and p["style"]["outline"]["color"] == "#e31a1c"
     assert p["cols"]["name_zh"]["v"][5] == EVIL  # the value travels as data …
     # legends for every styled layer
-    legend = re.search(r'<div class="parkgis-legend".*?</div>', page, flags=re.S).group(0)
+    legend = re.search(r'<div class="parkgis-legend".*?</div></div>', page, flags=re.S).group(0)
     assert legend.count("<h3>") == 4 and "生产区" in legend and "Axis" in legend
     assert "无数据 no data (1)" in legend and f"({sum(fails)})" in legend
 
 
 def test_title_block_and_controls(layers):
+    page = page_html(render_map(layers, _spec(), date="2026-01-02"), offline=True)
+    assert "schematic digitisation" not in page and "示意性数字化" not in page  # a user's own data: no disclaimer
+    layers = {**layers, "zones": layers["zones"].assign(digitisation="schematic, from the plan text")}
     page = page_html(render_map(layers, _spec(), date="2026-01-02"), offline=True)
     assert "schematic digitisation, from the plan text; no official boundary" in page
     assert "示意性数字化" in page and SCHEMATIC_NOTE.split(" · ")[1] in page
@@ -378,7 +381,18 @@ def test_briefing_includes_audit_when_available(tmp_path, no_chromium):
     page = (tmp_path / "b" / "audit.html").read_text(encoding="utf-8")
     p = [x for x in _payloads(page) if x["kind"] == "parcels"][0]
     assert "verdict" in p["cols"] and p["style"]["outline"] and sum(p["style"]["outline"]["flags"]) > 0
-    assert made[0].summary["verdict_fail"].iloc[0] == sum(p["style"]["outline"]["flags"])
+    # the thick outline marks exactly the parcels failing the 300 万元/亩 project rule, not any rule
+    from gis.audit import audit
+    from gis.io import read_layer
+
+    parcels = read_layer(layers_dir() / "samples" / "yaogu_phase1_parcels.geojson")
+    expected = audit(parcels, ["lanzhou-etdz", "gb-2008"]).parcels["rule:etdz-invest-300"].astype(str).eq("fail")
+    assert p["style"]["outline"]["flags"] == expected.astype(int).tolist()
+    assert made[0].summary["verdict_fail"].iloc[0] >= sum(p["style"]["outline"]["flags"])
+    # classes anchored at 230 and 300 万元/亩, named in the legend
+    legend = re.search(r'<div class="parkgis-legend".*?</div></div>', page, flags=re.S).group(0)
+    assert "&lt; 230 万元/亩" in legend and "230 – 300 万元/亩" in legend and "300 – 400 万元/亩" in legend
+    assert "未达标：工业项目投资强度＜300万元/亩" in legend
 
 
 def test_cli_briefing(tmp_path, capsys, no_chromium):

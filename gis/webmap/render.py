@@ -37,7 +37,7 @@ from .spec import BASEMAPS, validate_spec
 from .style import field_label, infer_kind, layer_style, legend_html
 
 __all__ = ["render_map", "save_map", "page_html", "prepare_layer", "ProcessorUnavailable", "SCHEMATIC_NOTE",
-           "PROCESSORS"]
+           "PROCESSORS", "is_schematic", "name_id_fields", "default_tooltip"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,36 @@ DEFAULT_FIELDS = {
     "parcels": ["name_zh", "name", "parcel_id", "investment_intensity_wan_per_mu", "area_mu", "area_km2",
                 "verdict"],
 }
+NAME_FIELDS = ("name_zh", "name", "名称", "项目名称", "地块名称", "NAME", "Name", "title", "name_en")
+ID_FIELDS = ("parcel_id", "宗地编号", "地块编号", "id", "ID", "Id", "编号", "code", "CODE", "fid", "FID", "adcode")
+"""Columns looked for (in this order) as a feature's name and id in a user's own file."""
+
+
+def name_id_fields(gdf) -> list[str]:
+    """The name and id columns of ``gdf`` (first match of each in NAME_FIELDS / ID_FIELDS)."""
+    out = []
+    for group in (NAME_FIELDS, ID_FIELDS):
+        hit = next((c for c in group if c in gdf.columns), None)
+        if hit is None:  # case-insensitive second pass
+            lower = {str(c).lower(): c for c in gdf.columns}
+            hit = next((lower[c.lower()] for c in group if c.lower() in lower), None)
+        if hit is not None and hit not in out:
+            out.append(hit)
+    return out
+
+
+def default_tooltip(gdf, kind: str) -> list[str]:
+    """Tooltip fields: the kind's defaults that the layer has, led by the layer's own name/id columns;
+    for a file with none of them, its first few attribute columns."""
+    fields = [f for f in name_id_fields(gdf)]
+    fields += [f for f in DEFAULT_FIELDS[kind] if f in gdf.columns and f not in fields]
+    own = [c for c in gdf.columns if c != gdf.geometry.name and c not in fields
+           and c not in ("area_mu", "area_km2", "planned_mu", "deviation_pct", "planned_km2")]
+    if len([f for f in fields if f not in ("area_mu", "area_km2")]) < 2:
+        fields = own[:6] + fields
+    return fields
+
+
 FIELD_DIGITS = {"area_mu": 1, "area_km2": 3, "planned_mu": 1, "planned_km2": 3, "deviation_pct": 2,
                 "area_ha": 2, "investment_intensity_wan_per_mu": 1}
 
@@ -123,10 +153,13 @@ class _Raw(Element):
 
 
 class _Finish(MacroElement):
+    """Scale bar, north arrow, context layers, panels moved into the map, then ``parkgis.finish``
+    (fit the data clear of the panels, place the labels, report drawn)."""
+
     _template = Template("""
         {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
-        parkgis.finish({{ this._parent.get_name() }});
+        L.control.scale({imperial: false, maxWidth: 160, position: 'bottomleft'}).addTo({{ this._parent.get_name() }});
+        parkgis.northArrow({{ this._parent.get_name() }});
         (function (map) {
           ['parkgis-title', 'parkgis-legend'].forEach(function (id) {
             var el = document.getElementById(id);
@@ -135,9 +168,22 @@ class _Finish(MacroElement):
             L.DomEvent.disableClickPropagation(el);
             L.DomEvent.disableScrollPropagation(el);
           });
+          var ctx = document.getElementById('parkgis_context');
+          if (ctx) parkgis.context(map, JSON.parse(ctx.textContent));
         })({{ this._parent.get_name() }});
+        parkgis.finish({{ this._parent.get_name() }}, {{ this.bounds }});
         {% endmacro %}
     """)
+
+    def __init__(self, bounds=None):
+        super().__init__()
+        self._name = "ParkgisFinish"
+        self.bounds = "null" if bounds is None else safe_json(bounds)
+
+
+_PRINT_JS = """<script>
+if (/[?&#]print/.test(location.search + location.hash)) document.documentElement.classList.add('parkgis-print');
+</script>"""
 
 
 _ERRORS_JS = """<script>
@@ -164,7 +210,7 @@ def _runtime_html() -> str:
     return f"<style>{css}</style>\n<script>{js}</script>"
 
 
-def _title_html(spec: dict, *, basemap: str, date: str) -> str:
+def _title_html(spec: dict, *, basemap: str, date: str, schematic: bool = True) -> str:
     t = spec["title"]
     source = spec.get("source_note") or "parkgis bundled layers"
     tiles = {"none": "无底图 no base map", "osm": "OpenStreetMap", "esri": "Esri World Imagery",
@@ -173,7 +219,14 @@ def _title_html(spec: dict, *, basemap: str, date: str) -> str:
             f'<h2>{html.escape(t["en"])}</h2>'
             f'<div class="parkgis-meta">日期 Date: {html.escape(date)} · 数据来源 Data source: {html.escape(source)}'
             f' · 底图 Base map: {html.escape(tiles)} · 面积为CGCS2000椭球面积 areas ellipsoidal (CGCS2000)</div>'
-            f'<div class="parkgis-note">{html.escape(SCHEMATIC_NOTE)}</div></div>')
+            + (f'<div class="parkgis-note">{html.escape(SCHEMATIC_NOTE)}</div>' if schematic else "") + '</div>')
+
+
+def is_schematic(gdf) -> bool:
+    """True for the bundled plan digitisations (their ``digitisation`` says "schematic"), which the
+    title block flags as such; a user's own file carries no such note."""
+    col = gdf.get("digitisation") if hasattr(gdf, "get") else None
+    return col is not None and bool(col.astype("string").str.contains("schematic", case=False).fillna(False).any())
 
 
 # ------------------------------------------------------------------ data preparation
@@ -262,15 +315,16 @@ def _layer_payload(gdf, kind: str, lspec: dict, *, shift=None, where: str):
     st = lspec["style"]
     style, legend = layer_style(gdf, kind, st)
     explicit_tip = lspec["tooltip"] is not None
-    tooltip = _field_specs(lspec["tooltip"] or [{"field": f} for f in DEFAULT_FIELDS[kind]], gdf, explicit_tip, where)
-    popup_src = lspec["popup"] or (lspec["tooltip"] or [{"field": f} for f in DEFAULT_FIELDS[kind]]) + \
+    defaults = [{"field": f} for f in default_tooltip(gdf, kind)]
+    tooltip = _field_specs(lspec["tooltip"] or defaults, gdf, explicit_tip, where)
+    popup_src = lspec["popup"] or (lspec["tooltip"] or defaults) + \
         [{"field": "id"}, {"field": "source"}, {"field": "note"}]
     popup = _field_specs(popup_src, gdf, lspec["popup"] is not None, where)
     label = lspec["label"] if lspec["label"] is not None else ("name_zh" if kind in ("axes", "centres") else None)
     if label and label not in gdf.columns:
         log.warning("%s: label field %r is not in the layer", where, label)
         label = None
-    heading = lspec["heading"] if lspec["heading"] in gdf.columns else None
+    heading = lspec["heading"] if lspec["heading"] in gdf.columns else next(iter(name_id_fields(gdf)), None)
     fields = {f["field"] for f in tooltip + popup} | {x for x in (label, heading) if x}
     value_maps = {}
     for f in tooltip + popup:
@@ -295,7 +349,7 @@ def _layer_payload(gdf, kind: str, lspec: dict, *, shift=None, where: str):
     geom = encode_geometry(geoms, quantum_deg=DEFAULT_QUANTUM_DEG,
                            simplify_deg=(float(simplify_m) / _M_PER_DEG) if simplify_m else None)
     payload = {"kind": kind, "geom": geom, "cols": cols, "style": style, "tooltip": tooltip, "popup": popup,
-               "label": label, "heading": heading}
+               "label": label, "heading": heading, "label_min_zoom": lspec.get("label_min_zoom")}
     return payload, legend
 
 
@@ -343,13 +397,17 @@ def _add_basemap(m, basemap: str):
         raise InputError(f"unknown basemap {basemap!r}; use one of {', '.join(BASEMAPS)}")
 
 
-def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None, date: str | None = None) -> folium.Map:
+def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None, date: str | None = None,
+               context: bool | None = None) -> folium.Map:
     """Render ``spec`` (a validated spec, a raw mapping, or a path/name of a YAML spec) into a folium Map.
 
     ``layers`` maps a spec ``source`` to a GeoDataFrame (sources not given are read from their path or
     the bundled layers); ``None`` reads them all. ``basemap`` overrides the spec's. ``offline`` is
     recorded on the map as the default for :func:`save_map`. The prepared frames (with measured
     areas) are on ``m.parkgis_frames`` as ``[(layer_spec, gdf, kind), …]``.
+
+    ``context`` (default: the spec's ``context``, else on) draws the districts, the Yellow River and
+    the named places under data near Lanzhou (:mod:`gis.webmap.context`).
     """
     from .spec import load_spec
 
@@ -367,12 +425,14 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
         gdf, kind = prepare_layer(lspec, layers, base_dir=spec.get("base_dir"), where=where)
         prepared.append((lspec, gdf, kind))
 
-    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_control=True)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_control=True, zoom_snap=0.25,
+                   zoom_delta=0.5)
     m.parkgis_offline = offline
     m.parkgis_frames = prepared
     m.parkgis_spec = spec
     root = m.get_root()
     root.header.add_child(_Raw(_ERRORS_JS), name="parkgis_errors", index=0)
+    root.header.add_child(_Raw(_PRINT_JS), name="parkgis_print", index=1)
     root.title = html.escape(f"{spec['title']['zh']} {spec['title']['en']}".strip())
     root.html.add_child(_Raw(_runtime_html()), name="parkgis_runtime")
     _add_basemap(m, basemap)
@@ -394,17 +454,30 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
                 b = [xy[0, 0], xy[0, 1], xy[1, 0], xy[1, 1]]
             bounds.append(b)
     date = date or _dt.date.today().isoformat()
-    root.html.add_child(_Raw(_title_html(spec, basemap=basemap, date=date)), name="parkgis_title")
+    schematic = any(is_schematic(gdf) for _, gdf, _ in prepared)
+    root.html.add_child(_Raw(_title_html(spec, basemap=basemap, date=date, schematic=schematic)), name="parkgis_title")
     root.html.add_child(_Raw(legend_html(sections)), name="parkgis_legend")
+    fit = None
     if bounds:
         b = np.array(bounds, dtype=float)
-        m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]])
+        fit = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        m.fit_bounds(fit)
+    use_context = spec.get("context", True) if context is None else context
+    m.parkgis_context = None
+    if use_context and fit and shift is None:
+        from .context import context_payload
+
+        payload = context_payload((fit[0][1], fit[0][0], fit[1][1], fit[1][0]))
+        if payload:
+            m.parkgis_context = payload
+            root.html.add_child(_Raw(f'<script type="application/json" id="parkgis_context">{safe_json(payload)}</script>'),
+                                name="parkgis_context")
     MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
                    primary_area_unit="sqmeters", secondary_area_unit="mu",
                    units={"mu": {"factor": 1.0 / MU_M2, "display": "亩 (mu)", "decimals": 2}}).add_to(m)
     Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
-    m.add_child(_Finish(), name="parkgis_finish")
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    m.add_child(_Finish(fit), name="parkgis_finish")
+    folium.LayerControl(position="topright", collapsed=True).add_to(m)
     return m
 
 

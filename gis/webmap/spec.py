@@ -43,9 +43,9 @@ BRIEFING_SPECS = ("overview", "port", "yaogu", "urban_mining", "audit")
 
 BASEMAPS = ("none", "osm", "esri", "tianditu", "gaode")
 
-_MAP_KEYS = {"id", "title", "source_note", "basemap", "targets", "layers", "description", "note"}
+_MAP_KEYS = {"id", "title", "source_note", "basemap", "targets", "layers", "description", "note", "context"}
 _LAYER_KEYS = {"name", "source", "filter", "process", "kind", "style", "label", "tooltip", "popup", "legend",
-               "show", "heading", "simplify_m"}
+               "show", "heading", "simplify_m", "label_min_zoom"}
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20})$")
 
 
@@ -103,6 +103,7 @@ def validate_spec(raw: dict, *, where: str = "map spec", base_dir: Path | None =
     spec = {"id": str(raw.get("id", "map")), "title": {"zh": str(title.get("zh", "")), "en": str(title.get("en", ""))},
             "source_note": str(raw.get("source_note", "")), "basemap": basemap,
             "targets": bool(raw.get("targets", False)), "description": raw.get("description"),
+            "context": bool(raw.get("context", True)),
             "base_dir": str(base_dir) if base_dir else None, "layers": []}
     for i, layer in enumerate(layers):
         lw = f"{where} layer {i + 1}"
@@ -135,6 +136,7 @@ def validate_spec(raw: dict, *, where: str = "map spec", base_dir: Path | None =
             "legend": bool(layer.get("legend", True)),
             "show": bool(layer.get("show", True)),
             "simplify_m": layer.get("simplify_m"),
+            "label_min_zoom": layer.get("label_min_zoom"),
         })
     return spec
 

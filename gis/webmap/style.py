@@ -23,8 +23,8 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["KINDS", "QUALITATIVE", "RAMPS", "FIELD_LABELS", "infer_kind", "layer_style", "field_label",
-           "legend_html"]
+__all__ = ["KINDS", "QUALITATIVE", "RAMPS", "FIELD_LABELS", "AXIS_COLOURS", "infer_kind", "layer_style", "field_label",
+           "legend_html", "landuse_colours"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,24 @@ RAMPS = {
 """Sequential ramps (ColorBrewer, 7 steps); k classes take k evenly spaced steps."""
 
 NO_DATA_COLOUR = "#cccccc"
+
+AXIS_COLOURS = ["#6a1b9a", "#d94801", "#08519c", "#7f2704"]
+"""One colour per development axis (purple, orange, blue, brown): two axes never look alike."""
+
+
+def landuse_colours() -> dict:
+    """Land-use code (GB 50137-2011 letter or 2023 用地用海 number) → (colour, name_zh, name_en), from
+    ``gis/data/landuse_colours.csv`` (each row with its source)."""
+    import csv
+    from pathlib import Path
+
+    out = {}
+    with open(Path(__file__).resolve().parent.parent / "data" / "landuse_colours.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            entry = (row["colour"], row["name_zh"], row["name_en"])
+            out[row["code"]] = entry
+            out.setdefault(row["code_2023"], entry)
+    return out
 
 KIND_DEFAULTS = {
     "zones": {"stroke": "#4d4d4d", "weight": 1.2, "opacity": 0.9, "fill_opacity": 0.55},
@@ -108,6 +126,9 @@ def _categorical(gdf, st: dict):
                          "fix 'style: by:' in the map spec")
     values = gdf[by].astype("string").fillna("—")
     explicit = {str(k): v for k, v in (st.get("colors") or {}).items()}
+    landuse = {str(k): str(v) for k, v in (st.get("landuse") or {}).items()}
+    if landuse:
+        return _by_landuse(values, landuse, explicit, by)
     labels_of = st.get("labels") or {}
     cats = list(dict.fromkeys(values.tolist()))
     palette, legend = [], []
@@ -125,6 +146,32 @@ def _categorical(gdf, st: dict):
             label = f"{c} {match.iloc[0]}" if len(match) else c
         legend.append({"swatch": "fill", "color": colour, "label": _text(label) if label is not None else c})
     return palette, codes.tolist(), legend
+
+
+def _by_landuse(values: pd.Series, landuse: dict, explicit: dict, by: str):
+    """Categories coloured by their land-use class (national colour table); one legend entry per class."""
+    table = landuse_colours()
+    codes = []
+    for v in values:
+        code = landuse.get(v)
+        if code is not None and code not in table:
+            raise InputError(f"land-use code {code!r} for {v!r} is not in gis/data/landuse_colours.csv; "
+                             f"known: {', '.join(sorted(k for k in table if not k[0].isdigit()))}")
+        codes.append(code or "—")
+    classes = list(dict.fromkeys(codes))
+    palette, legend = [], []
+    for code in classes:
+        if code == "—":
+            colour, label = NO_DATA_COLOUR, f"未分类 unclassified ({by})"
+        else:
+            colour, zh, en = table[code]
+            members = [v for v, c in zip(values, codes) if c == code]
+            colour = explicit.get(members[0], colour) if members else colour
+            label = f"{code} {zh} {en}"
+        palette.append(colour)
+        legend.append({"swatch": "fill", "color": colour, "label": label})
+    idx = [classes.index(c) for c in codes]
+    return palette, idx, legend
 
 
 def _classify(y: np.ndarray, scheme: str, k: int, column: str):
@@ -159,7 +206,28 @@ def _classed(gdf, st: dict):
     idx = np.full(len(y), -1, dtype=int)
     legend = []
     palette: list[str] = []
-    if ok.sum() > 0:
+    unit = st.get("unit", "")
+    suffix = f" {unit}" if unit else ""
+    if st.get("breaks"):
+        # classes anchored at given thresholds, left-closed (a value equal to 300 is in "300 and above")
+        breaks = np.asarray(sorted(float(b) for b in st["breaks"]), dtype=float)
+        colours = st.get("colors_list") or ramp
+        n = len(breaks) + 1
+        if len(colours) < n:
+            raise InputError(f"style breaks {list(breaks)} make {n} classes; give {n} colours in colors_list")
+        steps = np.linspace(0, len(colours) - 1, n).round().astype(int) if not st.get("colors_list") else range(n)
+        palette = [colours[s_] for s_ in steps]
+        idx[ok] = np.searchsorted(breaks, y[ok], side="right")
+        for i in range(n):
+            count = int((idx == i).sum())
+            if i == 0:
+                label = f"< {breaks[0]:g}{suffix}"
+            elif i == n - 1:
+                label = f"≥ {breaks[-1]:g}{suffix}"
+            else:
+                label = f"{breaks[i - 1]:g} – {breaks[i]:g}{suffix}"
+            legend.append({"swatch": "fill", "color": palette[i], "label": f"{label} ({count})"})
+    elif ok.sum() > 0:
         uniq = np.unique(y[ok])
         k_eff = max(1, min(k, uniq.size))
         if k_eff == 1:
@@ -172,7 +240,6 @@ def _classed(gdf, st: dict):
         steps = np.linspace(0, len(ramp) - 1, n).round().astype(int) if n > 1 else [len(ramp) // 2]
         palette = [ramp[s] for s in steps]
         lo = float(np.nanmin(y[ok]))
-        unit = st.get("unit", "")
         for i, hi in enumerate(bins):
             a = lo if i == 0 else float(bins[i - 1])
             count = int((idx == i).sum())
@@ -238,9 +305,15 @@ def layer_style(gdf, kind: str, st: dict | None = None) -> tuple[dict, list[dict
             for entry in legend:
                 entry["swatch"] = "outline"
         elif kind in ("axes", "centres") and st.get("legend_each", True) and "name_zh" in gdf.columns:
-            legend = [{"swatch": swatch, "color": colour,
+            colours = [colour] * len(gdf)
+            if kind == "axes" and "color" not in st:  # each axis its own colour
+                palette = [AXIS_COLOURS[i % len(AXIS_COLOURS)] for i in range(len(gdf))]
+                fill_idx = list(range(len(gdf)))
+                colours = palette
+            legend = [{"swatch": swatch, "color": c,
                        "label": " ".join(str(v) for v in row if isinstance(v, str) and v)}
-                      for row in gdf[[c for c in ("name_zh", "name_en") if c in gdf.columns]].itertuples(index=False)]
+                      for c, row in zip(colours, gdf[[c for c in ("name_zh", "name_en") if c in gdf.columns]]
+                                        .itertuples(index=False))]
         else:
             legend = [{"swatch": swatch, "color": colour, "label": _text(st.get("legend_label")) or ""}]
     if kind == "boundary":
@@ -254,7 +327,9 @@ def layer_style(gdf, kind: str, st: dict | None = None) -> tuple[dict, list[dict
 
 def legend_html(sections: list[tuple[str, list[dict]]]) -> str:
     """The legend box: one titled list per layer; every text escaped."""
-    out = ['<div class="parkgis-legend" id="parkgis-legend">']
+    out = ['<div class="parkgis-legend" id="parkgis-legend"><div class="parkgis-legend-head"><span>图例 Legend</span>'
+           '<button type="button" class="parkgis-legend-toggle" aria-expanded="true" title="收起/展开 collapse/expand">▾</button>'
+           '</div><div class="parkgis-legend-body">']
     for title, entries in sections:
         if not entries:
             continue
@@ -272,5 +347,5 @@ def legend_html(sections: list[tuple[str, list[dict]]]) -> str:
                 sw = f'<span class="parkgis-swatch" style="background:{colour}"></span>'
             out.append(f"<li>{sw}{html.escape(str(e['label']))}</li>")
         out.append("</ul>")
-    out.append("</div>")
+    out.append("</div></div>")
     return "".join(out)

@@ -193,12 +193,33 @@
       var j = find(e.latlng.lng, e.latlng.lat);
       if (j >= 0 && D.popup && D.popup.length) L.popup({maxWidth: 420}).setLatLng(e.latlng).setContent(table(D, D.popup, j)).openOn(map);
     }
+    /* parcel labels (e.g. ids) once zoomed in: only those in view, at most 400 */
+    var lab = null, centres = null, minZ = D.label_min_zoom || 16;
+    function refreshLabels() {
+      if (!lab || !map) return;
+      lab.clearLayers();
+      if (map.getZoom() < minZ) return;
+      if (!centres) centres = feats.map(function (ft) { return ft ? centroid(ft.parts) : null; });
+      var vb = map.getBounds(), count = 0, col = D.cols[D.label];
+      for (var q = 0; q < feats.length && count < 400; q++) {
+        if (!centres[q] || !vb.contains(centres[q])) continue;
+        var lv = value(col, q);
+        if (lv === null || lv === '') continue;
+        lab.addLayer(labelMarker(centres[q], lv, 'parkgis-label-parcels', PRIORITY.parcels));
+        count++;
+      }
+    }
+    if (D.label && D.cols[D.label]) { lab = L.layerGroup(); group.addLayer(lab); }
     group.on('add', function () {
       map = group._map;
       if (D.tooltip && D.tooltip.length) map.on('mousemove', move);
       map.on('click', click);
+      if (lab) { map.on('zoomend moveend', refreshLabels); refreshLabels(); }
     });
-    group.on('remove', function () { map.off('mousemove', move); map.off('click', click); map.closeTooltip(tip); last = -1; });
+    group.on('remove', function () {
+      map.off('mousemove', move); map.off('click', click); map.closeTooltip(tip); last = -1;
+      if (lab) { map.off('zoomend moveend', refreshLabels); lab.clearLayers(); }
+    });
     group._pgFind = find;
     group._pgTip = tip;
     group._pgHover = function (j) {
@@ -256,8 +277,11 @@
       if (label) {
         var lv = value(label, i);
         if (lv !== null && lv !== '') {
-          lyr.bindTooltip(text(lv), {permanent: true, direction: ft.t === 0 ? 'right' : 'center',
-                                     className: 'parkgis-label parkgis-label-' + D.kind, interactive: false});
+          var lm;
+          if (ft.t === 1) lm = lineLabel(ft.parts.map(function (rs) { return rs[0]; }), lv, 'parkgis-label-' + D.kind, PRIORITY[D.kind] || 30, colour);
+          else if (ft.t === 0) lm = labelMarker(ft.parts[0][0][0], lv, 'parkgis-label-' + D.kind + ' parkgis-label-right', PRIORITY[D.kind] || 30);
+          else lm = labelMarker(centroid(ft.parts), lv, 'parkgis-label-' + D.kind, (PRIORITY[D.kind] || 30) + Math.min(9, ringArea(ft.parts) * 1e4));
+          if (lm) group.addLayer(lm);
         }
       }
       group.addLayer(lyr);
@@ -277,10 +301,247 @@
     return group;
   };
 
-  /* Called last: after the canvas has painted, report what is on the map. */
-  PG.finish = function (map) {
+  /* ---- labels: HTML markers placed by PG.placeLabels (collisions hidden or offset, never under a panel) ---- */
+  var PRIORITY = {centres: 50, axes: 40, zones: 30, boundary: 25, parcels: 20, place: 16, river: 14, district: 10};
+  PG.PRIORITY = PRIORITY;
+  function labelMarker(latlng, s, cls, priority, minZoom) {
+    var span = document.createElement('span');
+    span.className = 'parkgis-label parkgis-lbl ' + (cls || '');
+    span.textContent = fmt(s);
+    span.setAttribute('data-priority', String(priority || 0));
+    if (minZoom) span.setAttribute('data-minzoom', String(minZoom));
+    return L.marker(latlng, {icon: L.divIcon({className: 'parkgis-lbl-anchor', html: span, iconSize: [0, 0]}),
+                             interactive: false, keyboard: false});
+  }
+  PG.labelMarker = labelMarker;
+  function centroid(parts) {
+    var best = null, bestA = -1;
+    for (var p = 0; p < parts.length; p++) {
+      var ring = parts[p][0], a = 0, x = 0, y = 0;
+      for (var k = 0, j = ring.length - 1; k < ring.length; j = k++) {
+        var f = ring[j].lng * ring[k].lat - ring[k].lng * ring[j].lat;
+        a += f; x += (ring[j].lng + ring[k].lng) * f; y += (ring[j].lat + ring[k].lat) * f;
+      }
+      if (Math.abs(a) > bestA) { bestA = Math.abs(a); best = a ? L.latLng(y / (3 * a), x / (3 * a)) : ring[0]; }
+    }
+    return best;
+  }
+  function ringArea(parts) {
+    var t = 0;
+    for (var p = 0; p < parts.length; p++) {
+      var ring = parts[p][0], a = 0;
+      for (var k = 0, j = ring.length - 1; k < ring.length; j = k++) a += ring[j].lng * ring[k].lat - ring[k].lng * ring[j].lat;
+      t += Math.abs(a) / 2;
+    }
+    return t;
+  }
+  /* a label along a line: at the middle of its longest part, rotated to the line's direction there */
+  function lineLabel(lines, s, cls, priority, colour) {
+    var best = null, bestLen = -1;
+    lines.forEach(function (pts) {
+      var P = pts.map(function (ll) { return L.CRS.EPSG3857.latLngToPoint(ll, 0); }), len = 0;
+      for (var k = 1; k < P.length; k++) len += P[k].distanceTo(P[k - 1]);
+      if (len > bestLen) { bestLen = len; best = {pts: pts, P: P, len: len}; }
+    });
+    if (!best || best.P.length < 2) return null;
+    function along(frac) {
+      var half = best.len * frac, acc = 0, k = 1;
+      for (; k < best.P.length; k++) { var d = best.P[k].distanceTo(best.P[k - 1]); if (acc + d >= half) break; acc += d; }
+      k = Math.min(k, best.P.length - 1);
+      var a = best.P[k - 1], b = best.P[k], seg = a.distanceTo(b) || 1, t = Math.max(0, Math.min(1, (half - acc) / seg));
+      var angle = Math.atan2(b.y - a.y, b.x - a.x) * 180 / Math.PI;
+      if (angle > 90) angle -= 180; else if (angle <= -90) angle += 180;
+      return {at: L.CRS.EPSG3857.pointToLatLng(L.point(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t), 0), angle: angle};
+    }
+    var spots = [0.5, 0.35, 0.65, 0.2, 0.8].map(along), first = spots[0];
+    var m = labelMarker(first.at, s, 'parkgis-label-along ' + (cls || ''), priority);
+    var span = m.options.icon.options.html;
+    span.style.setProperty('--pg-angle', first.angle.toFixed(1) + 'deg');
+    span._pgSpots = spots;   /* other places along the line, tried when the middle collides */
+    span._pgMarker = m;
+    if (colour) span.style.color = colour;
+    return m;
+  }
+  PG.lineLabel = lineLabel;
+
+  function visible(el) {
+    if (!el || !el.offsetParent) return false;
+    var cs = getComputedStyle(el);
+    return cs.visibility !== 'hidden' && cs.display !== 'none' && el.offsetWidth > 0 && el.offsetHeight > 0;
+  }
+  PG.PANELS = ['#parkgis-title', '#parkgis-legend', '.leaflet-control-layers', '.parkgis-north', '.leaflet-control-scale',
+               '.leaflet-control-attribution', '.leaflet-control-zoom', '.leaflet-control-measure',
+               '.leaflet-control-zoom-fullscreen', '.parkgis-raster-legend'];
+  /* the boxes of every panel drawn over the map, in container pixels */
+  PG.panels = function () {
+    var map = PG.map, cr = map.getContainer().getBoundingClientRect(), out = [];
+    PG.PANELS.forEach(function (sel) {
+      Array.prototype.forEach.call(map.getContainer().querySelectorAll(sel), function (el) {
+        if (!visible(el)) return;
+        var r = el.getBoundingClientRect();
+        out.push({sel: sel, x0: r.left - cr.left, y0: r.top - cr.top, x1: r.right - cr.left, y1: r.bottom - cr.top});
+      });
+    });
+    return out;
+  };
+  function hits(r, list, gap) {
+    gap = gap || 0;
+    for (var i = 0; i < list.length; i++) {
+      var o = list[i];
+      if (r.x0 < o.x1 + gap && r.x1 + gap > o.x0 && r.y0 < o.y1 + gap && r.y1 + gap > o.y0) return true;
+    }
+    return false;
+  }
+  /* Place every label: highest priority first; a label that would overlap a placed label or a panel
+   * is moved up or down by its height, else hidden. Runs after every zoom or move. */
+  PG.placeLabels = function () {
+    var map = PG.map;
+    if (!map) return;
+    var box = map.getContainer(), cr = box.getBoundingClientRect(), W = cr.width, H = cr.height;
+    var spans = Array.prototype.slice.call(box.querySelectorAll('.parkgis-lbl'));
+    var panels = PG.panels(), placed = [], z = map.getZoom(), shown = 0;
+    spans.forEach(function (s) { s.style.marginTop = '0px'; s.classList.remove('parkgis-lbl-hidden'); });
+    spans.sort(function (a, b) { return (+b.getAttribute('data-priority')) - (+a.getAttribute('data-priority')); });
+    spans.forEach(function (s) {
+      var mz = s.getAttribute('data-minzoom');
+      if (mz && z < +mz) { s.classList.add('parkgis-lbl-hidden'); return; }
+      var h = s.offsetHeight + 2, ok = false, spots = s._pgSpots, steps = spots ? spots : [0, -1, 1, -2, 2];
+      for (var k = 0; k < steps.length && !ok; k++) {
+        if (spots) {
+          s._pgMarker.setLatLng(spots[k].at);
+          s.style.setProperty('--pg-angle', spots[k].angle.toFixed(1) + 'deg');
+        } else s.style.marginTop = (steps[k] * h) + 'px';
+        var b = s.getBoundingClientRect();
+        var r = {x0: b.left - cr.left, y0: b.top - cr.top, x1: b.right - cr.left, y1: b.bottom - cr.top};
+        if (r.x0 < 0 || r.y0 < 0 || r.x1 > W || r.y1 > H) continue;
+        if (hits(r, panels, 2) || hits(r, placed, 1)) continue;
+        placed.push(r); ok = true;
+      }
+      if (!ok) {
+        s.style.marginTop = '0px';
+        s.classList.add('parkgis-lbl-hidden');
+        if (spots) { s._pgMarker.setLatLng(spots[0].at); s.style.setProperty('--pg-angle', spots[0].angle.toFixed(1) + 'deg'); }
+      } else shown++;
+    });
+    document.documentElement.setAttribute('data-labels', String(shown));
+    document.documentElement.setAttribute('data-labels-hidden', String(spans.length - shown));
+  };
+  var placing = false;
+  PG.schedulePlace = function () {
+    if (placing) return;
+    placing = true;
+    requestAnimationFrame(function () { placing = false; PG.placeLabels(); });
+  };
+
+  /* Fit the data into the part of the map no panel covers: each panel takes the side (top, bottom,
+   * left or right band) that costs the least extra room. */
+  PG.fit = function () {
+    var map = PG.map, b = PG.bounds;
+    if (!map || !b) return;
+    var size = map.getSize(), pad = {top: 0, bottom: 0, left: 0, right: 0}, M = 16;
+    var P = PG.panels().sort(function (a, c) { return (c.x1 - c.x0) * (c.y1 - c.y0) - (a.x1 - a.x0) * (a.y1 - a.y0); });
+    P.forEach(function (r) {
+      var need = {top: r.y1, bottom: size.y - r.y0, left: r.x1, right: size.x - r.x0};
+      if (pad.top >= need.top || pad.bottom >= need.bottom || pad.left >= need.left || pad.right >= need.right) return;
+      var best = null, bestCost = Infinity;
+      ['top', 'bottom', 'left', 'right'].forEach(function (side) {
+        var dim = (side === 'top' || side === 'bottom') ? size.y : size.x;
+        var cost = (need[side] - pad[side]) / dim;
+        if (cost < bestCost) { bestCost = cost; best = side; }
+      });
+      pad[best] = need[best];
+    });
+    PG.padding = pad;
+    map.fitBounds(L.latLngBounds(b), {paddingTopLeft: [pad.left + M, pad.top + M],
+                                     paddingBottomRight: [pad.right + M, pad.bottom + M], animate: false});
+  };
+
+  /* ---- context under the data: districts and names, rivers, places (own pane, not interactive) ---- */
+  PG.context = function (map, C) {
+    if (!C) return null;
+    var pane = map.createPane('parkgisContext');
+    pane.style.zIndex = 350;
+    pane.style.pointerEvents = 'none';
+    var r = L.canvas({pane: 'parkgisContext', padding: 0.5}), g = L.layerGroup(), n = 0;
+    (C.districts || []).forEach(function (d) {
+      var rings = d.rings.map(function (ring) { return ring.map(function (p) { return [p[1], p[0]]; }); });
+      g.addLayer(L.polygon(rings, {renderer: r, pane: 'parkgisContext', interactive: false,
+        color: d.lanzhou ? '#8c8c8c' : '#b4b4b4', weight: d.lanzhou ? 1.3 : 1.0, dashArray: '7 3 2 3',
+        fillColor: d.lanzhou ? '#fbfaf6' : '#efeee9', fillOpacity: 1}));
+      g.addLayer(labelMarker(d.label, d.name, 'parkgis-label-district', PRIORITY.district));
+      n++;
+    });
+    (C.rivers || []).forEach(function (rv) {
+      g.addLayer(L.polyline(rv.coords, {renderer: r, pane: 'parkgisContext', interactive: false, color: '#4f8fd1',
+                                        weight: 4, opacity: 0.9}));
+      var ll = rv.coords.map(function (c) { return L.latLng(c[0], c[1]); });
+      var lm = lineLabel([ll], rv.name, 'parkgis-label-river', PRIORITY.river, '#2b6cb0');
+      if (lm) g.addLayer(lm);
+      n++;
+    });
+    (C.places || []).forEach(function (p) {
+      var syms = {airport: '✈', city: '★', area: ''}, sym = (p.kind in syms) ? syms[p.kind] : '•';
+      g.addLayer(labelMarker(p.at, (sym ? sym + ' ' : '') + p.name, 'parkgis-label-place parkgis-label-place-' + p.kind, PRIORITY.place));
+      n++;
+    });
+    g.addTo(map);
+    if (C.attribution && map.attributionControl) map.attributionControl.addAttribution(C.attribution);
+    PG.contextGroup = g;
+    document.documentElement.setAttribute('data-context', String(n));
+    return g;
+  };
+
+  /* ---- north arrow ---- */
+  PG.northArrow = function (map) {
+    var c = L.control({position: 'topright'});
+    c.onAdd = function () {
+      var d = L.DomUtil.create('div', 'parkgis-north leaflet-control');
+      d.title = '北 North';
+      var NS = 'http://www.w3.org/2000/svg', svg = document.createElementNS(NS, 'svg');
+      svg.setAttribute('width', '34'); svg.setAttribute('height', '46'); svg.setAttribute('viewBox', '0 0 34 46');
+      var t = document.createElementNS(NS, 'text');
+      [['x', '17'], ['y', '12'], ['text-anchor', 'middle'], ['font-size', '12'], ['font-weight', 'bold'],
+       ['font-family', 'sans-serif']].forEach(function (a) { t.setAttribute(a[0], a[1]); });
+      t.textContent = 'N';
+      svg.appendChild(t);
+      [['M17 15 L27 43 L17 36 L7 43 Z', '#fff'], ['M17 15 L17 36 L7 43 Z', '#222']].forEach(function (p) {
+        var path = document.createElementNS(NS, 'path');
+        path.setAttribute('d', p[0]); path.setAttribute('fill', p[1]);
+        path.setAttribute('stroke', '#222'); path.setAttribute('stroke-width', '1.2');
+        svg.appendChild(path);
+      });
+      d.appendChild(svg);
+      return d;
+    };
+    c.addTo(map);
+    return c;
+  };
+
+  /* ---- legend: collapsible ---- */
+  PG.legend = function (map) {
+    var lg = document.getElementById('parkgis-legend');
+    if (!lg) return;
+    var btn = lg.querySelector('.parkgis-legend-toggle');
+    if (btn) L.DomEvent.on(btn, 'click', function (e) {
+      L.DomEvent.stop(e);
+      var collapsed = lg.classList.toggle('parkgis-collapsed');
+      btn.setAttribute('aria-expanded', collapsed ? 'false' : 'true');
+      btn.textContent = collapsed ? '▸' : '▾';
+      PG.schedulePlace();
+    });
+  };
+
+  /* Called last: fit the data clear of the panels, place labels, then report what is on the map. */
+  PG.finish = function (map, bounds) {
     PG.finishCalled = performance.now();
+    PG.map = map;
+    PG.bounds = bounds || null;
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+    PG.legend(map);
+    PG.fit();
+    map.on('zoomend moveend resize layeradd layerremove', PG.schedulePlace);
     var done = function () {
+      PG.placeLabels();
       var n = 0, k = 0;
       PG.layers.forEach(function (g) { if (map.hasLayer(g)) { n += g._pgDrawn; k++; } });
       var root = document.documentElement;
@@ -289,7 +550,6 @@
       root.setAttribute('data-drawn-ms', String(Math.round(performance.now())));
     };
     requestAnimationFrame(function () { requestAnimationFrame(done); });
-    PG.map = map;
   };
 
   /* For tests: fire a mouseover on feature i of layer k; return the text of that layer's tooltip. */
