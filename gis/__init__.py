@@ -9,14 +9,22 @@ statistics (:mod:`gis.raster`, :mod:`gis.zonal`) and briefing maps (:mod:`gis.we
 
 from __future__ import annotations
 
-from .area import add_area_columns, area_m2
+from .area import add_area_columns, area_m2, areas
 from .bundled import bundled_layer_names, layers_dir, load_targets, read_bundled
 from .crs import require_crs
 from .errors import CRSError, InputError, LayerNotFoundError, OutputExistsError, ParkGISError
-from .io import read_layer, write_layer
+from .io import read, read_layer, write_layer
 from .units import HA_M2, KM2_M2, MU_M2
+from .validate import validate  # noqa: E402  (the function; the module stays importable as gis.validate)
+from .audit import audit  # noqa: E402
+from .zonal import zonal_table as zonal  # noqa: E402
 
 __all__ = [
+    "areas",
+    "validate",
+    "audit",
+    "zonal",
+    "read",
     "area_m2",
     "add_area_columns",
     "read_layer",
