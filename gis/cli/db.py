@@ -67,7 +67,9 @@ def load_cmd(source, url, table, overwrite, layer, crs, encoding):
     from ..bundled import resolve_layer
     from ..io import read_layer, write_layer
 
-    path = resolve_layer(source)
+    from ..store.url import is_db_url
+
+    path = source if is_db_url(source) else resolve_layer(source)
     frame = read_layer(path, layer=layer, crs=crs, encoding=encoding)
     red = write_layer(frame, _with_table(url, table), overwrite=overwrite)
     console.print(f"loaded {len(frame)} {table} into {red}", markup=False)

@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..errors import InputError
 
@@ -65,7 +65,12 @@ def redact(url: str) -> str:
             key = piece.split("=", 1)[0]
             pairs.append(f"{key}=***" if key.lower() in _SECRET_PARAMS and "=" in piece else piece)
         query = "&".join(pairs)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _join(parts.scheme, netloc, parts.path, query)
+
+
+def _join(scheme: str, netloc: str, path: str, query: str) -> str:
+    """A URL from its parts, keeping ``//`` when there is no host (``postgresql:///db``), unlike urlunsplit."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +103,7 @@ def parse_url(url: str, *, layer: str | None = None) -> StoreURL:
             own[key] = value
         else:
             passed.append((key, value))
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(passed, quote_via=quote), ""))
+    conninfo = _join("postgresql", parts.netloc, parts.path, urlencode(passed, quote_via=quote))
     for key in ("table", "schema", "run"):
         if key in own and not own[key].strip():
             raise InputError(f"{redact(url)}: the {key} parameter is empty")
