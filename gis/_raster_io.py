@@ -51,16 +51,40 @@ def raster_env():
         yield
 
 
+_RASTER_MEMBERS = (".tif", ".tiff", ".hgt", ".img", ".asc", ".bil", ".dem", ".vrt", ".jp2", ".nc", ".dt0", ".dt1", ".dt2")
+
+
+def _zip_member(path: Path, name: str) -> str:
+    """The one raster inside a zip (``N45E006.hgt.zip``, ``dem.tif.zip``) as a /vsizip/ path."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.namelist() if m.lower().endswith(_RASTER_MEMBERS) and not m.endswith("/")]
+    except zipfile.BadZipFile:
+        raise InputError(f"{name} is not a readable zip file") from None
+    if not members:
+        raise InputError(f"{name} holds no raster (none of {', '.join(_RASTER_MEMBERS[:4])} …)")
+    if len(members) > 1:
+        raise InputError(f"{name} holds {len(members)} rasters ({', '.join(members[:5])}): unzip it and give one of them")
+    return f"/vsizip/{path.resolve()}/{members[0]}"
+
+
 def open_raster(path, *, what: str | None = None):
-    """Open a raster for reading, with a one-line error for a missing file or a file GDAL cannot read."""
+    """Open a raster for reading, with a one-line error for a missing file or a file GDAL cannot read.
+
+    A zipped raster (``.hgt.zip``, ``.tif.zip``, any zip holding one raster) is read through GDAL's
+    /vsizip/ without unpacking.
+    """
     path = Path(path)
     name = what or path.name
     if not path.exists():
         raise LayerNotFoundError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{name} is a folder, not a raster: give a GeoTIFF (or any raster GDAL reads)")
+    target = _zip_member(path, name) if path.suffix.lower() == ".zip" else path
     try:
-        ds = rasterio.open(path)
+        ds = rasterio.open(target)
     except rasterio.errors.RasterioIOError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(f"{name} is not a raster GDAL can read ({first.rstrip('.')}): give a GeoTIFF") from None
@@ -70,15 +94,27 @@ def open_raster(path, *, what: str | None = None):
     return ds
 
 
-def raster_crs(ds, *, what: str | None = None) -> CRS:
-    """The raster's CRS as a pyproj CRS, or a CRSError saying how to assign one."""
+def raster_crs(ds, *, what: str | None = None, crs=None) -> CRS:
+    """The raster's CRS as a pyproj CRS, or a CRSError saying how to assign one.
+
+    ``crs`` is used for a raster that has none (an SRTM .hgt has its own; a bare .asc or a
+    world-file TIFF may not); a raster with its own CRS keeps it (logged when ``crs`` differs).
+    """
     name = what or Path(ds.name).name
-    if ds.crs is None or not ds.crs.to_wkt():
+    own = ds.crs if ds.crs is not None and ds.crs.to_wkt() else None
+    if crs is not None:
+        given = CRS.from_user_input(crs)
+        if own is None:
+            log.info("%s has no CRS: read as %s", name, given.to_string())
+            return given
+        if not CRS.from_wkt(own.to_wkt()).equals(given):
+            log.warning("%s has its own CRS (%s): %s is not assigned to it", name,
+                        CRS.from_wkt(own.to_wkt()).to_string(), given.to_string())
+    if own is None:
         raise CRSError(
-            f"{name} has no CRS: assign one first, e.g. `rio edit-info --crs EPSG:4544 {name}` "
-            "(EPSG:4544 is CGCS2000 Gauss–Krüger 105°E, EPSG:4490 CGCS2000 longitude/latitude)"
-        )
-    return CRS.from_wkt(ds.crs.to_wkt())
+            f"{name} has no CRS: assign one (EPSG:4544 is CGCS2000 Gauss–Krüger 105°E, EPSG:4490 CGCS2000 "
+            "longitude/latitude)", setting="crs", suggestion="EPSG:4544")
+    return CRS.from_wkt(own.to_wkt())
 
 
 def choose_band(ds, band: int | None, *, what: str | None = None) -> int:

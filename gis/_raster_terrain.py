@@ -95,6 +95,8 @@ def _compute(kind: str, g_col, g_row, az_col, az_row, *, units: str, azimuth: fl
     north = -g_col * np.cos(ac) - g_row * np.cos(ar)
     aspect = np.degrees(np.arctan2(east, north)) % 360.0
     if kind == "aspect":
+        # [0, 360): due north is 0 — a tiny negative angle (and float32 rounding of 359.99999…) is not 360
+        aspect = np.where(aspect.astype(np.float32) >= np.float32(360.0), 0.0, aspect)
         return np.where(grad > 1e-12, aspect, FLAT_ASPECT)
     # hillshade: cosine of the angle between the surface normal and the light
     zen = np.radians(90.0 - altitude)
@@ -104,22 +106,23 @@ def _compute(kind: str, g_col, g_row, az_col, az_row, *, units: str, azimuth: fl
 
 
 def terrain(src_path, dst_path, *, kind: str, band: int | None = None, units: str = "degrees",
-            azimuth: float = 315.0, altitude: float = 45.0, overwrite: bool = False) -> Path:
-    """Write slope (``units`` degrees or percent), aspect (° clockwise from true north, the direction
-    the slope faces; flat = -1) or hillshade (1–255, nodata 0) of a DEM to a tiled GeoTIFF."""
+            azimuth: float = 315.0, altitude: float = 45.0, overwrite: bool = False, crs=None) -> Path:
+    """Write slope (``units`` degrees or percent), aspect (° clockwise from true north in [0, 360), the
+    direction the slope faces; flat = -1) or hillshade (1–255, nodata 0) of a DEM to a tiled GeoTIFF.
+    ``crs`` is assigned to a DEM that has none."""
     if kind not in ("slope", "aspect", "hillshade"):
         raise InputError(f"unknown terrain product {kind!r}: use slope, aspect or hillshade")
     if units not in ("degrees", "percent"):
         raise InputError(f"unknown slope units {units!r}: use degrees or percent")
     src_path, dst_path = Path(src_path), Path(dst_path)
     with raster_env(), open_raster(src_path) as src:
-        crs = raster_crs(src)
+        crs = raster_crs(src, crs=crs)
         b = choose_band(src, band)
         require_some_data(src, b)
         t = src.transform
         hillshade = kind == "hillshade"
         dtype, nodata = ("uint8", 0) if hillshade else ("float32", TERRAIN_NODATA)
-        profile = output_profile(crs=src.crs, transform=t, width=src.width, height=src.height, dtype=dtype, nodata=nodata)
+        profile = output_profile(crs=crs.to_wkt(), transform=t, width=src.width, height=src.height, dtype=dtype, nodata=nodata)
         windows = list(block_windows(src.width, src.height))
         n_valid = 0
         with atomic_output(dst_path, overwrite=overwrite, inputs=[src_path]) as tmp:
@@ -153,7 +156,7 @@ def _tags(kind, units, src_path, band, azimuth, altitude) -> dict:
     if kind == "slope":
         tags["units"] = units
     elif kind == "aspect":
-        tags["units"] = "degrees clockwise from true north, direction the slope faces; -1 = flat"
+        tags["units"] = "degrees clockwise from true north in [0, 360), direction the slope faces; -1 = flat"
     else:
         tags.update(units="shade 1-255, 0 = nodata", sun_azimuth_deg=str(azimuth), sun_altitude_deg=str(altitude))
     return tags

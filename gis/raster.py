@@ -10,7 +10,7 @@ Distances and areas come from the ellipsoid, never from the raster's coordinates
 slope of a longitude/latitude DEM uses each row's true cell size, and zonal areas agree with
 :func:`gis.area.area_m2`.
 
-The statistics live in :mod:`gis.zonal`; ``zonal_stats`` and ``buildable_share`` are re-exported here.
+The statistics live in :mod:`gis.zonal`; ``zonal_table``, ``zonal_stats`` and ``buildable_share`` are re-exported here.
 """
 
 from __future__ import annotations
@@ -45,13 +45,14 @@ from ._raster_terrain import FLAT_ASPECT, TERRAIN_NODATA, terrain
 from .crs import require_crs, suitable_gk_crs, to_crs
 from .errors import CRSError, InputError
 from .io import atomic_output
-from .zonal import DEFAULT_STATS, buildable_share, zonal_stats
+from .zonal import DEFAULT_STATS, buildable_share, zonal_stats, zonal_table
 
 __all__ = [
     "slope",
     "aspect",
     "hillshade",
     "zonal_stats",
+    "zonal_table",
     "buildable_share",
     "rasterize",
     "clip",
@@ -70,27 +71,28 @@ _MAX_CELLS = 2_000_000_000
 
 
 # ------------------------------------------------------------------------------------ terrain
-def slope(src_path, dst_path, *, units: str = "degrees", band: int | None = None, overwrite: bool = False) -> Path:
+def slope(src_path, dst_path, *, units: str = "degrees", band: int | None = None, overwrite: bool = False,
+          crs=None) -> Path:
     """Slope of a DEM (heights in metres) in ``degrees`` or ``percent``, written to a tiled GeoTIFF.
 
     Correct in any CRS: each cell's ground size is measured on the ellipsoid (per row for a
     longitude/latitude DEM). Nodata cells stay nodata (-9999); cells beside holes and at the edge get
-    a one-sided slope.
+    a one-sided slope. ``crs`` is assigned to a DEM without one (zipped DEMs such as ``.hgt.zip`` are read too).
     """
-    return terrain(src_path, dst_path, kind="slope", units=units, band=band, overwrite=overwrite)
+    return terrain(src_path, dst_path, kind="slope", units=units, band=band, overwrite=overwrite, crs=crs)
 
 
-def aspect(src_path, dst_path, *, band: int | None = None, overwrite: bool = False) -> Path:
-    """Aspect of a DEM: the direction the slope faces, degrees clockwise from true north (0–360;
-    -1 for flat cells; -9999 nodata). Grid convergence of the projection is taken out."""
-    return terrain(src_path, dst_path, kind="aspect", band=band, overwrite=overwrite)
+def aspect(src_path, dst_path, *, band: int | None = None, overwrite: bool = False, crs=None) -> Path:
+    """Aspect of a DEM: the direction the slope faces, degrees clockwise from true north in [0, 360)
+    (due north is 0; -1 for flat cells; -9999 nodata). Grid convergence of the projection is taken out."""
+    return terrain(src_path, dst_path, kind="aspect", band=band, overwrite=overwrite, crs=crs)
 
 
 def hillshade(src_path, dst_path, *, azimuth: float = 315.0, altitude: float = 45.0, band: int | None = None,
-              overwrite: bool = False) -> Path:
+              overwrite: bool = False, crs=None) -> Path:
     """Hillshade of a DEM (uint8 1–255, 0 = nodata) lit from ``azimuth``/``altitude`` degrees."""
     return terrain(src_path, dst_path, kind="hillshade", azimuth=azimuth, altitude=altitude, band=band,
-                   overwrite=overwrite)
+                   overwrite=overwrite, crs=crs)
 
 
 # ------------------------------------------------------------------------------------ rasterize
@@ -210,13 +212,13 @@ def read_legend(path) -> dict[int, str]:
 
 
 # ------------------------------------------------------------------------------------ clip
-def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwrite: bool = False) -> Path:
+def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwrite: bool = False, crs=None) -> Path:
     """Cut a raster (all bands) to the polygons of a layer: the output covers their bounding box and
     cells whose centre lies outside every polygon (no touched cell with ``all_touched``) are nodata.
     The layer is reprojected to the raster's CRS when needed (with a log message)."""
     raster_path, dst_path = Path(raster_path), Path(dst_path)
     with raster_env(), open_raster(raster_path) as src:
-        crs = raster_crs(src)
+        crs = raster_crs(src, crs=crs)
         geoms = np.asarray(zones_in_raster_crs(layer_gdf, crs, raster_name=raster_path.name, zones_name="the layer").values,
                            dtype=object)
         geoms = geoms[~shapely.is_missing(geoms)]
@@ -236,7 +238,7 @@ def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwri
         if src.nodata is None:
             log.info("%s has no nodata value: cells outside the layer get %s", raster_path.name, nodata)
         out_t = src.transform @ rasterio.Affine.translation(c0, r0)
-        profile = output_profile(crs=src.crs, transform=out_t, width=c1 - c0, height=r1 - r0, count=src.count,
+        profile = output_profile(crs=crs.to_wkt(), transform=out_t, width=c1 - c0, height=r1 - r0, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)
         tree = shapely.STRtree(geoms)
         with atomic_output(dst_path, overwrite=overwrite, inputs=[raster_path]) as tmp:
@@ -273,7 +275,7 @@ def _copy_colormap(src, dst) -> None:
 
 # ------------------------------------------------------------------------------------ reproject
 def reproject(raster_path, dst_path, *, dst_crs, resolution: float | None = None, resampling: str = "bilinear",
-              overwrite: bool = False) -> Path:
+              overwrite: bool = False, crs=None) -> Path:
     """Warp a raster (all bands) to ``dst_crs``, block by block through a GDAL warped VRT.
 
     ``resolution`` is in the target CRS's units (metres for Gauss–Krüger, degrees for EPSG:4490);
@@ -291,12 +293,12 @@ def reproject(raster_path, dst_path, *, dst_crs, resolution: float | None = None
             raise InputError(f"--resolution {resolution} is in degrees for {target.name}: did you mean metres? "
                              "(10 m is about 0.0001°)")
     with raster_env(), open_raster(raster_path) as src:
-        raster_crs(src)
+        src_crs = raster_crs(src, crs=crs).to_wkt()
         if "legend" in src.tags() and resampling not in ("nearest", "mode"):
             log.warning("%s holds codes with a legend: %s resampling mixes codes; use --resampling nearest",
                         raster_path.name, resampling)
         dst_t, width, height = calculate_default_transform(
-            src.crs, target.to_wkt(), src.width, src.height, *src.bounds,
+            src_crs, target.to_wkt(), src.width, src.height, *src.bounds,
             resolution=(resolution, resolution) if resolution else None)
         if width * height > _MAX_CELLS:
             raise InputError(f"the reprojected raster would have {width} × {height} cells: choose a coarser --resolution")
@@ -304,7 +306,7 @@ def reproject(raster_path, dst_path, *, dst_crs, resolution: float | None = None
         profile = output_profile(crs=target.to_wkt(), transform=dst_t, width=width, height=height, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)
         with atomic_output(dst_path, overwrite=overwrite, inputs=[raster_path]) as tmp:
-            with WarpedVRT(src, crs=target.to_wkt(), transform=dst_t, width=width, height=height,
+            with WarpedVRT(src, src_crs=src_crs, crs=target.to_wkt(), transform=dst_t, width=width, height=height,
                            resampling=Resampling[resampling], nodata=nodata) as vrt, \
                     rasterio.open(tmp, "w", **profile) as dst:
                 for win in block_windows(width, height):

@@ -1,58 +1,53 @@
-"""Zonal statistics with exact fractional cell coverage, and the buildable share of each zone.
+"""Zonal statistics with exact fractional cell coverage at parcel scale, and the buildable share of zones.
 
-Each zone is taken into the raster's pixel space (an affine map, so areas scale uniformly) and split
-into cells in three kinds: cells crossed by the zone's boundary (rasterised with ``all_touched`` and
-widened by one cell, so none is missed) get their exact coverage fraction from a vectorised shapely
-intersection of the cell squares with the zone; every other cell lies wholly inside or wholly outside,
-which GDAL's cell-centre rasterisation decides exactly. So a parcel much smaller than a cell still gets
-the value of the cells it touches, weighted by the share of each it covers, and the work grows with the
-zone's perimeter, not its area.
+The per-zone work is done by exactextract (C++, exact coverage fractions; :mod:`gis._zonal_exact`);
+this module adds what a planner needs around it. :func:`zonal_table` returns a frame on the zones'
+index that keeps every zone and its own columns (id, name …) followed by the statistics, and
+findings in the one schema of :mod:`gis.findings` (no geometry, not a polygon, off the raster, only
+nodata, partly without data, cells too coarse for the zone).
 
-Statistics are weighted by coverage × ground cell area (cells of a longitude/latitude raster shrink
-northwards): ``mean``, ``std`` (population), ``median`` and ``pNN`` (weighted Hazen quantiles,
-which equal ``numpy.percentile(..., method="hazen")`` when weights are equal), ``min``/``max`` over the
-touched cells, ``count`` (Σ coverage fraction of cells with data, as exactextract counts) and ``sum``
-(Σ coverage × value). Large zones are read in chunks of ``CHUNK``² cells; when a zone has more than
-``QUANTILE_CELLS`` cells with data its quantiles come from a 65 536-bin weighted histogram (second
-pass), accurate to (max − min)/65 536.
+Statistics are weighted by each cell's coverage fraction (and, on a longitude/latitude raster, by
+its ground area, which shrinks northwards): ``mean``, ``std`` (population), ``median`` and ``pNN``
+(weighted Hazen quantiles, which equal ``numpy.percentile(..., method="hazen")`` when weights are
+equal), ``min``/``max`` over the touched cells, ``count`` (Σ coverage fraction of cells with data,
+as exactextract counts) and ``sum`` (Σ coverage × value).
 
 Areas agree with :func:`gis.area.area_m2`: ``area_m2`` is the zone's ellipsoidal area, and a
 condition (``where="<15"``) is measured as the coverage-weighted share of cell area meeting it, times
 that area. ``where_share`` is the share of the land *with data* meeting the condition;
 ``where_area_m2`` = ``area_m2`` × ``data_share`` × ``where_share``, so land without data is never
-counted as meeting it.
+counted as meeting it, and a zone off the raster has a missing (NaN) area, never 0.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import operator
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import shapely
 from affine import Affine
 from rasterio import features
-from rasterio.windows import Window
 
-from ._raster_io import cell_area_m2, choose_band, open_raster, raster_crs, raster_env, read_valid, require_some_data, zones_in_raster_crs
+from ._raster_io import choose_band, open_raster, raster_crs, raster_env, require_some_data, zones_in_raster_crs
 from .area import area_m2
 from .errors import InputError
+from .findings import concat_findings, empty_findings, row_findings, table_finding
 from .units import m2_to_mu
 
-__all__ = ["zonal_stats", "buildable_share", "coverage_fractions", "parse_stats", "parse_where",
-           "DEFAULT_STATS", "CHUNK", "QUANTILE_CELLS"]
+__all__ = ["zonal_table", "zonal_stats", "buildable_share", "coverage_fractions", "parse_stats", "parse_where",
+           "DEFAULT_STATS", "MIN_ZONE_CELLS", "QUANTILE_CELLS"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STATS = ("mean", "min", "max", "count")
-CHUNK = 2048
 QUANTILE_CELLS = 8_000_000
-_HIST_BINS = 65_536
+"""Zones covering more cells than this take their quantiles from exactextract's weighted quantile
+(bounded memory) instead of the exact weighted Hazen quantile of every value."""
+MIN_ZONE_CELLS = 4.0
+"""A zone covering fewer cells than this gets a warning: the raster is too coarse to measure it."""
 _DIRECT_CELLS = 1024  # windows up to this many cells are measured cell by cell without rasterising
 _SIMPLE = ("mean", "min", "max", "std", "median", "count", "sum")
 _PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
@@ -171,48 +166,6 @@ def coverage_fractions(geom_px, row_off: int, col_off: int, height: int, width: 
 
 
 # ------------------------------------------------------------------------------------ statistics
-@dataclass
-class _Acc:
-    s_in: float = 0.0  # Σ coverage × cell area, every touched cell inside the raster
-    s_valid: float = 0.0  # … of cells with data
-    s_meet: float = 0.0  # … of cells with data meeting the condition
-    count: float = 0.0
-    sum: float = 0.0
-    shift: float | None = None
-    m1: float = 0.0
-    m2: float = 0.0
-    vmin: float = math.inf
-    vmax: float = -math.inf
-    n_cells: int = 0
-    values: list = field(default_factory=list)
-    weights: list = field(default_factory=list)
-    collecting: bool = True
-
-
-def _chunks(r0, r1, c0, c1):
-    for r in range(r0, r1, CHUNK):
-        for c in range(c0, c1, CHUNK):
-            yield r, c, min(CHUNK, r1 - r), min(CHUNK, c1 - c)
-
-
-def _zone_cells(ds, band, crs, transform, geom_px, window):
-    """Yield (values, coverage, weight) of the cells with data touched by the zone, chunk by chunk,
-    and the Σ coverage × area of all touched cells (with or without data)."""
-    r0, r1, c0, c1 = window
-    for r, c, h, w in _chunks(r0, r1, c0, c1):
-        f = coverage_fractions(geom_px, r, c, h, w)
-        sel = f > 0
-        if not sel.any():
-            continue
-        rows, cols = np.nonzero(sel)
-        areas = cell_area_m2(crs, transform, np.arange(r, r + h), c + w / 2.0 - 0.5)
-        fs = f[sel]
-        ws = fs * areas[rows]
-        v = read_valid(ds, band, Window(c, r, w, h))[sel]
-        ok = ~np.isnan(v)
-        yield v[ok], fs[ok], ws[ok], float(ws.sum())
-
-
 def _quantiles_exact(values, weights, qs):
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
@@ -221,162 +174,151 @@ def _quantiles_exact(values, weights, qs):
     return [float(np.interp(q, pos, v)) for q in qs]
 
 
-def _quantiles_hist(hist, lo, hi, qs):
-    total = hist.sum()
-    edges = np.linspace(lo, hi, len(hist) + 1)
-    cum = np.r_[0.0, np.cumsum(hist)] / total
-    return [float(np.interp(q, cum, edges)) for q in qs]
+def _geoms_px(geoms, t):
+    inv = ~t
+    return shapely.transform(geoms, lambda xy: np.column_stack([
+        inv.a * xy[:, 0] + inv.b * xy[:, 1] + inv.c, inv.d * xy[:, 0] + inv.e * xy[:, 1] + inv.f]))
 
 
-def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None = None,
-                where: str | None = None) -> pd.DataFrame:
-    """Statistics of a raster band under each zone, as a new DataFrame on the zones' index.
+def _finding(mask, check, severity, en, zh, **kw):
+    return dict(mask=mask, check=check, severity=severity, reason_en=en, reason_zh=zh, **kw)
 
-    Columns: the requested ``stats``; ``area_m2`` and ``area_mu`` (ellipsoidal, :func:`gis.area.area_m2`);
-    ``data_share`` (share of the zone on cells with data); with ``where``, ``where_share`` (share of
-    the land with data meeting the condition), ``where_area_m2`` and ``where_area_mu``; and
-    ``finding`` (None, or why a zone has no or partial statistics). Every zone gets a row.
-    Zones in another CRS are reprojected to the raster's (with a log message).
-    """
+
+def _measure(raster_path, zones, *, stats, band, where, crs):
+    """Statistics per zone (dict of arrays in zone order) and the per-zone findings (specs)."""
+    from ._zonal_exact import ConditionSource, ValuesSource, run_ops
+
     names = parse_stats(stats)
     cond = parse_where(where) if where is not None else None
-    qnames = [n for n in names if _quantile_of(n) is not None]
-    qs = [_quantile_of(n) for n in qnames]
-    raster_path = Path(raster_path)
-    index = zones_gdf.index
-    n = len(zones_gdf)
-    areas = area_m2(zones_gdf).to_numpy()
-    findings = np.full(n, None, dtype=object)
-    res = {name: np.full(n, np.nan) for name in names}
-    s_in = np.zeros(n)
-    s_valid = np.zeros(n)
-    s_meet = np.zeros(n)
+    qnames = [nm for nm in names if _quantile_of(nm) is not None]
+    qs = [_quantile_of(nm) for nm in qnames]
+    name = getattr(raster_path, "name", None) or str(raster_path).replace("\\", "/").rsplit("/", 1)[-1]
+    n = len(zones)
+    areas = area_m2(zones).to_numpy(dtype="float64")
+    res = {nm: np.full(n, np.nan) for nm in names}
+    valid = np.zeros(n)
+    inside_all = np.zeros(n)
+    meet = np.full(n, np.nan)
+    specs = []
     with raster_env(), open_raster(raster_path) as ds:
-        crs = raster_crs(ds)
+        rcrs = raster_crs(ds, crs=crs)
         b = choose_band(ds, band)
         units = ds.tags().get("units")
         if units and where is not None:
-            log.info("%s holds %s: the condition %r is read in those units", raster_path.name, units, where)
-        geoms = np.asarray(zones_in_raster_crs(zones_gdf, crs, raster_name=raster_path.name).values, dtype=object)
-        t = ds.transform
-        inv = ~t
-        geoms_px = shapely.transform(geoms, lambda xy: np.column_stack([
-            inv.a * xy[:, 0] + inv.b * xy[:, 1] + inv.c, inv.d * xy[:, 0] + inv.e * xy[:, 1] + inv.f]))
-        frac_in = _share_inside_raster(geoms, ds, crs)
+            log.info("%s holds %s: the condition %r is read in those units", name, units, where)
+        geoms = np.asarray(zones_in_raster_crs(zones, rcrs, raster_name=name).values, dtype=object)
         missing = shapely.is_missing(geoms)
         empty = ~missing & shapely.is_empty(geoms)
-        tid = np.where(missing | empty, -1, shapely.get_type_id(geoms))
+        tid = np.full(n, -1)
+        tid[~missing & ~empty] = shapely.get_type_id(geoms[~missing & ~empty])
         polygonal = np.isin(tid, (3, 6)) | ((tid == 7) & (areas > 0))
-        findings[missing] = "no geometry"
-        findings[empty] = "empty geometry"
+        specs += [_finding(missing, "no_geometry", "error", "no geometry", "缺少图形"),
+                  _finding(empty, "empty_geometry", "error", "empty geometry", "图形为空")]
         other = ~missing & ~empty & ~polygonal
-        findings[other] = [f"not a polygon ({g.geom_type}): zonal statistics need polygons"
-                           for g in geoms[other]]
+        if other.any():
+            kinds = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
+            for kind in sorted(set(kinds[other])):
+                specs.append(_finding(other & (kinds == kind), "not_a_polygon", "error",
+                                      f"not a polygon ({kind}): zonal statistics need polygons",
+                                      f"不是面（{kind}），分区统计需要面图形"))
         todo = np.flatnonzero(polygonal)
-        bad = todo[~shapely.is_valid(geoms_px[todo])]
-        if len(bad):
-            log.info("%d invalid zone geometries measured after make_valid", len(bad))
-            geoms_px[bad] = shapely.make_valid(geoms_px[bad])
-        coll = todo[shapely.get_type_id(geoms_px[todo]) == 7]
-        if len(coll):  # keep the polygons of a geometry collection
-            geoms_px[coll] = [_polygonal(g) for g in geoms_px[coll]]
-        bounds = shapely.bounds(geoms_px[todo]) if len(todo) else np.zeros((0, 4))
-        r0 = np.clip(np.floor(bounds[:, 1]), 0, ds.height).astype(int)
-        r1 = np.clip(np.ceil(bounds[:, 3]), 0, ds.height).astype(int)
-        c0 = np.clip(np.floor(bounds[:, 0]), 0, ds.width).astype(int)
-        c1 = np.clip(np.ceil(bounds[:, 2]), 0, ds.width).astype(int)
-        order = np.lexsort((c0, r0))  # neighbouring zones one after another: GDAL's cache serves them
-        for k, j in enumerate(order):
-            i = todo[j]
-            if r0[j] >= r1[j] or c0[j] >= c1[j] or geoms_px[i] is None:
-                continue
-            win = (r0[j], r1[j], c0[j], c1[j])
-            acc = _accumulate(ds, b, crs, t, geoms_px[i], win, cond, bool(qnames))
-            s_in[i], s_valid[i], s_meet[i] = acc.s_in, acc.s_valid, acc.s_meet
-            if acc.s_valid > 0:
-                _finish(res, i, names, acc, qnames, qs, ds, b, crs, t, geoms_px[i], win, index[i])
-            if len(order) > 50 and (k + 1) % max(1, len(order) // 10) == 0:
-                log.info("zonal statistics: %d of %d zones", k + 1, len(order))
-        inside = polygonal & (s_in > 0)
-        findings[polygonal & (s_in <= 0)] = "outside the raster: no statistics"
-        nodata = inside & (s_valid <= 0)
-        findings[nodata] = "only nodata cells under the zone: no statistics"
-        if nodata.any() and not (s_valid > 0).any():
-            require_some_data(ds, b, what=raster_path.name)
+        g = geoms[todo].copy()
+        bad = ~shapely.is_valid(g)
+        if bad.any():
+            log.info("%d invalid zone geometries measured after make_valid", int(bad.sum()))
+            g[bad] = shapely.make_valid(g[bad])
+        coll = np.flatnonzero(shapely.get_type_id(g) == 7)
+        for k in coll:  # keep the polygons of a geometry collection
+            g[k] = _polygonal(g[k])
+        keep = ~shapely.is_missing(g)
+        todo, g = todo[keep], g[keep]
+        t = ds.transform
+        cells = np.full(n, np.nan)
+        cells[todo] = shapely.area(_geoms_px(g, t))  # the zone's area in cells
+        frac_in = _share_inside_raster(g, ds, rcrs)
+        geographic = rcrs.is_geographic
+        weight = {"coverage_weight": "area_spherical_m2"} if geographic else {}
+        wkt = rcrs.to_wkt()
+        v = ValuesSource(ds, b, crs_wkt=wkt)
+        ops = [("count", "_valid", v, weight), ("count", "_all", v, {**weight, "default_value": 0})]
+        stat_of = {"mean": ("mean", weight), "std": ("stdev", weight), "min": ("min", {}), "max": ("max", {}),
+                   "count": ("count", {}), "sum": ("sum", {})}
+        ops += [(stat_of[nm][0], nm, v, stat_of[nm][1]) for nm in names if nm in stat_of]
+        if cond is not None:
+            ops.append(("mean", "_meet", ConditionSource(ds, b, cond, crs_wkt=wkt), weight))
+        big = cells[todo] > QUANTILE_CELLS if qnames else np.zeros(len(todo), dtype=bool)
+        if big.any():  # quantiles of huge zones by exactextract's own weighted quantile, not from every value
+            log.info("%d zones cover more than %d cells: their quantiles come from exactextract's weighted quantile",
+                     int(big.sum()), QUANTILE_CELLS)
+            qops = [("quantile", nm, v, {"q": q, **weight}) for nm, q in zip(qnames, qs)]
+            outb = run_ops(todo[big], g[big], wkt, ops + qops)
+            for nm in qnames:
+                res[nm][np.asarray(outb["_pos"], dtype=np.int64)] = np.asarray(outb[nm], dtype="float64")
+        if qnames:
+            ops += [("values", "_values", v, {}), ("coverage", "_cov", v, {})]
+            if geographic:
+                ops.append(("center_y", "_cy", v, {}))
+        if len(todo):
+            log.info("zonal statistics of %d zones over %s (%d × %d cells)", len(todo), name, ds.width, ds.height)
+            out = run_ops(todo[~big], g[~big], wkt, ops) if big.any() else run_ops(todo, g, wkt, ops)
+            if big.any():
+                for key, col in outb.items():
+                    if key in out:
+                        out[key] = list(out[key]) + list(col)
+                    if qnames:
+                        out.setdefault("_values", [])
+                for key in ("_values", "_cov", "_cy"):
+                    if key in out:
+                        out[key] = list(out[key]) + [np.zeros(0)] * int(big.sum())
+            pos = np.asarray(out["_pos"], dtype=np.int64)
+            valid[pos] = np.asarray(out["_valid"], dtype="float64")
+            inside_all[pos] = np.asarray(out["_all"], dtype="float64")
+            for nm in names:
+                if nm in stat_of:
+                    res[nm][pos] = np.asarray(out[nm], dtype="float64")
+            if cond is not None:
+                meet[pos] = np.asarray(out["_meet"], dtype="float64")
+            if qnames:
+                for k, i in enumerate(pos):
+                    vals = np.asarray(out["_values"][k], dtype="float64")
+                    if not len(vals):
+                        continue
+                    w = np.asarray(out["_cov"][k], dtype="float64")
+                    if geographic:
+                        from ._raster_io import cell_area_m2
+
+                        rows = np.floor((np.asarray(out["_cy"][k]) - t.f) / t.e).astype(int)
+                        w = w * cell_area_m2(rcrs, t, rows, ds.width / 2.0)
+                    for nm, q in zip(qnames, _quantiles_exact(vals, w, qs)):
+                        res[nm][i] = q
+        inside = polygonal & (inside_all > 0)
+        has_data = valid > 0
+        if (inside & ~has_data).any() and not has_data.any():
+            require_some_data(ds, b, what=name)
+    share_in = np.ones(n)
+    share_in[todo] = frac_in
     with np.errstate(invalid="ignore", divide="ignore"):
-        data_share = np.where(inside, frac_in * s_valid / np.where(s_in > 0, s_in, 1.0), np.where(polygonal, 0.0, np.nan))
-        partial = inside & (s_valid > 0) & (data_share < 1.0 - 1e-9)
-        findings[partial] = [f"{100 * (1 - d):.1f}% of the zone has no data (nodata cells or outside the raster)"
-                             for d in data_share[partial]]
-        out = pd.DataFrame({name: res[name] for name in names}, index=index)
-        if "count" in out:  # a zone over nodata has no cell with data (0); one off the raster has no count
-            out.loc[inside & ~(s_valid > 0), "count"] = 0.0
-        out["area_m2"] = areas
-        out["area_mu"] = m2_to_mu(areas)
-        out["data_share"] = data_share
-        if cond is not None:
-            out["where_share"] = np.where(s_valid > 0, s_meet / np.where(s_valid > 0, s_valid, 1.0), np.nan)
-            out["where_area_m2"] = np.where(s_valid > 0, areas * data_share * out["where_share"].to_numpy(), np.nan)
-            out["where_area_mu"] = m2_to_mu(out["where_area_m2"])
-    out["finding"] = findings
-    out.attrs.update(raster=raster_path.name, band=b, where=where, units=units)
-    n_find = int(pd.notna(out["finding"]).sum())
-    if n_find:
-        log.info("%d of %d zones have a finding (see the finding column)", n_find, n)
-    return out
-
-
-def _accumulate(ds, band, crs, t, geom_px, win, cond, want_quantiles) -> _Acc:
-    acc = _Acc(collecting=want_quantiles)
-    for v, f, w, s_all in _zone_cells(ds, band, crs, t, geom_px, win):
-        acc.s_in += s_all
-        if not len(v):
-            continue
-        if acc.shift is None:
-            acc.shift = float(np.average(v, weights=w)) if w.sum() > 0 else float(v[0])
-        d = v - acc.shift
-        acc.s_valid += float(w.sum())
-        acc.m1 += float((w * d).sum())
-        acc.m2 += float((w * d * d).sum())
-        acc.count += float(f.sum())
-        acc.sum += float((f * v).sum())
-        acc.vmin = min(acc.vmin, float(v.min()))
-        acc.vmax = max(acc.vmax, float(v.max()))
-        if cond is not None:
-            acc.s_meet += float(w[cond(v)].sum())
-        acc.n_cells += len(v)
-        if acc.collecting:
-            if acc.n_cells > QUANTILE_CELLS:
-                acc.collecting = False
-                acc.values, acc.weights = [], []
-            else:
-                acc.values.append(v)
-                acc.weights.append(w)
-    return acc
-
-
-def _finish(res, i, names, acc, qnames, qs, ds, band, crs, t, geom_px, win, label):
-    mean_d = acc.m1 / acc.s_valid
-    simple = {"mean": acc.shift + mean_d, "std": math.sqrt(max(acc.m2 / acc.s_valid - mean_d**2, 0.0)),
-              "min": acc.vmin, "max": acc.vmax, "count": acc.count, "sum": acc.sum}
-    for name in names:
-        if name in simple:
-            res[name][i] = simple[name]
-    if not qnames:
-        return
-    if acc.collecting:
-        values = _quantiles_exact(np.concatenate(acc.values), np.concatenate(acc.weights), qs)
-    elif acc.vmax == acc.vmin:
-        values = [acc.vmin] * len(qs)
-    else:
-        log.info("zone %s has %d cells with data: quantiles from a %d-bin histogram", label, acc.n_cells, _HIST_BINS)
-        hist = np.zeros(_HIST_BINS)
-        for v, _f, w, _s in _zone_cells(ds, band, crs, t, geom_px, win):
-            if len(v):
-                hist += np.histogram(v, bins=_HIST_BINS, range=(acc.vmin, acc.vmax), weights=w)[0]
-        values = _quantiles_hist(hist, acc.vmin, acc.vmax, qs)
-    for name, value in zip(qnames, values):
-        res[name][i] = value
+        data_share = np.where(inside, share_in * valid / np.where(inside_all > 0, inside_all, 1.0),
+                              np.where(polygonal, 0.0, np.nan))
+    for nm in names:
+        res[nm] = np.where(has_data, res[nm], np.nan)
+    if "count" in res:  # a zone over nodata has no cell with data (0); one off the raster has no count
+        res["count"] = np.where(inside & ~has_data, 0.0, res["count"])
+    partial = inside & has_data & (data_share < 1.0 - 1e-9)
+    specs += [
+        _finding(polygonal & ~inside, "outside_raster", "warning", "outside the raster: no statistics",
+                 "在栅格范围之外，无统计值"),
+        _finding(inside & ~has_data, "only_nodata", "warning", "only nodata cells under the zone: no statistics",
+                 "分区内只有无数据像元，无统计值"),
+        _finding(partial, "partial_data", "info", "part of the zone has no data (nodata cells or outside the raster); "
+                 "value = % without data", "分区部分无数据（无数据像元或在栅格外）；value 为无数据百分比",
+                 value=100.0 * (1.0 - data_share)),
+    ]
+    small = polygonal & (cells < MIN_ZONE_CELLS)
+    table = {"stats": res, "areas": areas, "data_share": data_share, "cells": cells, "has_data": has_data,
+             "where_share": np.where(has_data, meet, np.nan) if cond is not None else None,
+             "small": small, "raster": name, "band": b, "units": units, "where": where}
+    return table, specs
 
 
 def _share_inside_raster(geoms, ds, crs) -> np.ndarray:
@@ -385,15 +327,17 @@ def _share_inside_raster(geoms, ds, crs) -> np.ndarray:
     corners = [t @ (0, 0), t @ (ds.width, 0), t @ (ds.width, ds.height), t @ (0, ds.height)]
     footprint = shapely.Polygon(corners)
     share = np.ones(len(geoms))
-    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    idx = np.flatnonzero(present)
+    if not len(geoms):
+        return share
+    b = shapely.bounds(geoms)
+    fb = footprint.bounds
+    maybe = ~((b[:, 0] >= fb[0]) & (b[:, 1] >= fb[1]) & (b[:, 2] <= fb[2]) & (b[:, 3] <= fb[3]))
+    if t.b != 0 or t.d != 0:  # a rotated grid: its bounding box is not its footprint
+        maybe[:] = True
+    idx = np.flatnonzero(maybe)
     if not len(idx):
         return share
     g = geoms[idx]
-    bad = ~shapely.is_valid(g)
-    if bad.any():
-        g = g.copy()
-        g[bad] = shapely.make_valid(g[bad])
     within = shapely.within(g, footprint)
     part = idx[~within]
     if len(part):
@@ -405,9 +349,105 @@ def _share_inside_raster(geoms, ds, crs) -> np.ndarray:
     return share
 
 
+def _stats_frame(m, index) -> pd.DataFrame:
+    out = pd.DataFrame(m["stats"], index=index)
+    out["area_m2"] = m["areas"]
+    out["area_mu"] = m2_to_mu(m["areas"])
+    out["data_share"] = m["data_share"]
+    out["cells"] = m["cells"]
+    if m["where_share"] is not None:
+        out["where_share"] = m["where_share"]
+        out["where_area_m2"] = np.where(m["has_data"], m["areas"] * m["data_share"] * m["where_share"], np.nan)
+        out["where_area_mu"] = m2_to_mu(out["where_area_m2"].to_numpy())
+    return out
+
+
+def _findings(specs, m, zones, id_field):
+    ids = pd.DataFrame(index=range(len(zones)))
+    key = id_field or ("id" if "id" in zones.columns else None)
+    if key is not None:
+        ids["zone_id"] = zones[key].astype("object").to_numpy()
+    parts = []
+    for s in specs:
+        parts.append(row_findings(ids, s["mask"], kind="raster", check=s["check"], severity=s["severity"],
+                                  column="geometry", value=s.get("value"), reason_zh=s["reason_zh"],
+                                  reason_en=s["reason_en"], source=m["raster"]))
+    n_small = int(m["small"].sum())
+    if n_small:
+        log.warning("%d zones cover fewer than %g cells of %s: the raster is too coarse for them", n_small,
+                    MIN_ZONE_CELLS, m["raster"])
+        parts.append(table_finding(
+            kind="raster", check="cells_too_coarse", severity="warning", column="cells", level="all", group="(all)",
+            value=float(n_small), threshold=MIN_ZONE_CELLS, source=m["raster"],
+            reason_zh=f"{n_small} 个分区覆盖不足 {MIN_ZONE_CELLS:g} 个像元：栅格太粗，统计值仅供参考（见 cells 列）",
+            reason_en=f"{n_small} zones cover fewer than {MIN_ZONE_CELLS:g} cells: the raster is too coarse for them "
+                      "(see the cells column)"))
+    f = concat_findings(parts, ids=ids) if parts else empty_findings()
+    if len(f):
+        f["row"] = f["row"] + 1  # 1 = first zone of the input
+    return f
+
+
+def zonal_table(raster, zones, *, stats=DEFAULT_STATS, where: str | None = None, band: int | None = None,
+                crs=None, id_field: str | None = None, return_findings: bool = False):
+    """Statistics of a raster band under each zone: every zone, on the zones' index, with its own columns.
+
+    ``raster`` is a path (GeoTIFF, zipped ``.hgt.zip``/``.tif.zip`` …); ``zones`` a polygon layer (reprojected
+    to the raster's CRS when needed, with a log message). ``crs`` is assigned to a raster without one.
+    The result is the zones' columns (a column named like a result is kept as ``input_<name>``) followed
+    by the ``stats``, ``area_m2`` and ``area_mu`` (ellipsoidal), ``data_share`` (share of the zone on
+    cells with data), ``cells`` (the zone's area in cells) and, with ``where``, ``where_share``,
+    ``where_area_m2`` and ``where_area_mu``; a GeoDataFrame (geometry last) when ``zones`` is one.
+    Missing is never 0: a zone off the raster or over nodata has NaN statistics and areas.
+    With ``return_findings=True`` returns ``(table, findings)``; the findings (schema
+    :data:`gis.findings.FINDING_COLUMNS`, ``row`` 1-based, ``zone_id`` from ``id_field`` or ``id``) say
+    which zones have no or partial statistics and whether the cells are too coarse.
+    """
+    if id_field is not None and id_field not in zones.columns:
+        raise InputError(f"the zones have no field {id_field!r}; fields: "
+                         f"{', '.join(map(str, zones.columns.drop(zones.geometry.name)))}")
+    m, specs = _measure(raster, zones, stats=stats, band=band, where=where, crs=crs)
+    result = _stats_frame(m, zones.index)
+    geom = zones.geometry.name if hasattr(zones, "geometry") else None
+    own = pd.DataFrame(zones.drop(columns=[geom] if geom else []))
+    own = own.rename(columns={c: f"input_{c}" for c in own.columns if c in result.columns})
+    table = pd.concat([own, result], axis=1)
+    if geom is not None:
+        import geopandas as gpd
+
+        table = gpd.GeoDataFrame(table, geometry=zones.geometry.values, crs=zones.crs, index=zones.index)
+    table.attrs.update(raster=m["raster"], band=m["band"], where=where, units=m["units"])
+    if return_findings:
+        return table, _findings(specs, m, zones, id_field)
+    return table
+
+
+def zonal_stats(raster_path, zones_gdf, *, stats=DEFAULT_STATS, band: int | None = None,
+                where: str | None = None, crs=None) -> pd.DataFrame:
+    """The statistics columns of :func:`zonal_table` only (no zone columns), on the zones' index, plus a
+    ``finding`` text column (None, or why a zone has no or partial statistics).
+
+    Kept for callers that join the statistics themselves; new code uses :func:`zonal_table` with
+    ``return_findings=True`` for findings in the one schema.
+    """
+    m, specs = _measure(raster_path, zones_gdf, stats=stats, band=band, where=where, crs=crs)
+    out = _stats_frame(m, zones_gdf.index).drop(columns="cells")
+    text = np.full(len(zones_gdf), None, dtype=object)
+    for s in specs:
+        mask = np.asarray(s["mask"], dtype=bool) & pd.isna(text)
+        if s["check"] == "partial_data":
+            text[mask] = [f"{v:.1f}% of the zone has no data (nodata cells or outside the raster)"
+                          for v in np.asarray(s["value"])[mask]]
+        else:
+            text[mask] = s["reason_en"]
+    out["finding"] = text
+    out.attrs.update(raster=m["raster"], band=m["band"], where=where, units=m["units"])
+    return out
+
+
 def buildable_share(raster_path, zones_gdf, *, where: str = "<15", band: int | None = None,
-                    name: str = "buildable_share") -> pd.Series:
+                    name: str = "buildable_share", crs=None) -> pd.Series:
     """Share (0–1) of each zone's land with data meeting ``where`` (e.g. slope under 15), as a Series
     on the zones' index, ready to join to an area report or a map. NaN where the zone has no data."""
-    stats = zonal_stats(raster_path, zones_gdf, stats=(), band=band, where=where)
-    return stats["where_share"].rename(name)
+    m, _ = _measure(raster_path, zones_gdf, stats=(), band=band, where=where, crs=crs)
+    return pd.Series(m["where_share"], index=zones_gdf.index, name=name)

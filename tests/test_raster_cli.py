@@ -72,12 +72,16 @@ def test_slope_percent_and_zonal_where(run_cli, tmp_path, dem, zones):
     assert z1["mean"] == pytest.approx(10.0, abs=0.01) and z1["where_share"] == 1.0
     assert z1["where_area_m2"] == pytest.approx(z1["area_m2"], rel=1e-9) and z1["area_m2"] == pytest.approx(8800, rel=1e-3)
     assert z1["where_area_mu"] == pytest.approx(z1["area_m2"] / (2000 / 3), rel=1e-9)
-    assert table.set_index("id").loc["FAR", "finding"].startswith("outside the raster")
+    assert "finding" not in table.columns  # structured findings beside the table, in the one schema
+    found = pd.read_csv(tmp_path / "z.findings.csv")
+    far = found[found["check"] == "outside_raster"]
+    assert far["zone_id"].tolist() == ["FAR"] and far["row"].tolist() == [3]
+    assert "outside the raster" in far["reason_en"].iloc[0]
     assert "1 of 3 zones have a finding" in out
     code, out, err = run_cli("raster", "zonal", tmp_path / "slope.tif", zones, "--where", ">11", "--id", "land_use",
-                             "--out", tmp_path / "z.geojson")
+                             "--out", tmp_path / "z2.geojson")
     assert code == 0, err
-    layer = gpd.read_file(tmp_path / "z.geojson")
+    layer = gpd.read_file(tmp_path / "z2.geojson")
     assert list(layer["land_use"]) == ["工业用地", "绿地", "工业用地"] and layer.loc[0, "where_area_m2"] == 0.0
 
 

@@ -6,14 +6,17 @@ never over an input or an existing file without --overwrite.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import geopandas as gpd
 import pandas as pd
 
 from .. import raster as R
 from ..bundled import resolve_layer
-from ..errors import InputError
-from ..io import read_layer, write_layer
+from ..errors import InputError, OutputExistsError
+from ..io import read_layer, write_layer, write_tables
+from ..zonal import zonal_table
 from . import cli
 from ._common import console, crs_opt, encoding_opt, layer_opt, overwrite_opt, print_frame
 
@@ -22,6 +25,8 @@ __all__ = ["raster"]
 _GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
 
 out_tif = click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoTIFF.")
+raster_crs_opt = click.option("--crs", default=None, metavar="EPSG:n",
+                              help="CRS of a raster that has none (e.g. EPSG:4544); a raster's own CRS is kept.")
 band_opt = click.option("--band", type=int, default=None, metavar="N", help="Band to use (needed for a multi-band raster).")
 
 
@@ -36,9 +41,10 @@ def raster():
 @click.option("--units", type=click.Choice(["degrees", "percent"]), default="degrees", show_default=True)
 @band_opt
 @overwrite_opt
-def slope_cmd(dem, out, units, band, overwrite):
+@raster_crs_opt
+def slope_cmd(dem, out, units, band, overwrite, crs):
     """Slope of DEM (heights in metres), correct in any CRS including longitude/latitude."""
-    R.slope(dem, out, units=units, band=band, overwrite=overwrite)
+    R.slope(dem, out, units=units, band=band, overwrite=overwrite, crs=crs)
     console.print(f"wrote slope ({units}) to {out}")
 
 
@@ -47,9 +53,10 @@ def slope_cmd(dem, out, units, band, overwrite):
 @out_tif
 @band_opt
 @overwrite_opt
-def aspect_cmd(dem, out, band, overwrite):
+@raster_crs_opt
+def aspect_cmd(dem, out, band, overwrite, crs):
     """Aspect of DEM: degrees clockwise from true north the slope faces (-1 flat)."""
-    R.aspect(dem, out, band=band, overwrite=overwrite)
+    R.aspect(dem, out, band=band, overwrite=overwrite, crs=crs)
     console.print(f"wrote aspect to {out}")
 
 
@@ -60,9 +67,10 @@ def aspect_cmd(dem, out, band, overwrite):
 @click.option("--altitude", type=float, default=45.0, show_default=True, help="Height of the light above the horizon, degrees.")
 @band_opt
 @overwrite_opt
-def hillshade_cmd(dem, out, azimuth, altitude, band, overwrite):
+@raster_crs_opt
+def hillshade_cmd(dem, out, azimuth, altitude, band, overwrite, crs):
     """Hillshade of DEM for map backgrounds (uint8, 0 = nodata)."""
-    R.hillshade(dem, out, azimuth=azimuth, altitude=altitude, band=band, overwrite=overwrite)
+    R.hillshade(dem, out, azimuth=azimuth, altitude=altitude, band=band, overwrite=overwrite, crs=crs)
     console.print(f"wrote hillshade to {out}")
 
 
@@ -78,41 +86,64 @@ def _read_zones(path, layer, crs, encoding):
               help="Comma-separated: mean,min,max,std,median,sum,count,pNN (e.g. p10,p90).")
 @click.option("--where", default=None, metavar="COND",
               help='Also measure the area meeting a condition, e.g. "<15" (slope under 15) or ">=5,<15".')
-@click.option("--id", "id_field", default=None, metavar="FIELD", help="Field naming each zone in the output (default: id if present).")
+@click.option("--id", "id_field", default=None, metavar="FIELD", help="Field naming each zone in findings (default: id if present).")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="Output table or layer (.csv .xlsx .md .geojson .gpkg …); printed when omitted.")
+              help="Output table or layer (.csv .xlsx .md .geojson .gpkg …); printed when omitted. Findings go to a "
+                   "'findings' sheet/layer, or beside a single-table file as NAME.findings.csv.")
 @layer_opt
-@crs_opt
+@click.option("--crs", default=None, metavar="EPSG:n", help="CRS of the zones or of the raster where either has none.")
 @encoding_opt
 @overwrite_opt
 def zonal_cmd(raster_path, zones, band, stats, where, id_field, out, layer, crs, encoding, overwrite):
-    """Statistics of RASTER per zone of ZONES with exact fractional cell coverage (every zone gets a row)."""
+    """Statistics of RASTER per zone of ZONES with exact fractional cell coverage.
+
+    Every zone gets a row, keeping its own columns (id, name …), followed by the statistics, its
+    ellipsoidal area and the share of it with data; missing values stay empty, never 0.
+    """
     gdf = _read_zones(zones, layer, crs, encoding)
     if id_field is not None and id_field not in gdf.columns:
         raise InputError(f"the zones have no field {id_field!r} for --id; fields: "
                          f"{', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))}")
-    result = R.zonal_stats(raster_path, gdf, stats=stats, band=band, where=where)
-    key = id_field or ("id" if "id" in gdf.columns else None)
-    front = pd.DataFrame(index=gdf.index)
-    if key is not None:
-        front[key] = gdf[key]
-    else:
-        front["zone"] = range(len(gdf))
-    if "name_zh" in gdf.columns and key != "name_zh":
-        front["name_zh"] = gdf["name_zh"]
-    table = pd.concat([front, result], axis=1)
+    table, findings = zonal_table(raster_path, gdf, stats=stats, band=band, where=where, crs=crs, id_field=id_field,
+                                  return_findings=True)
+    flat = pd.DataFrame(table.drop(columns=table.geometry.name))
     if out is not None:
-        if out.lower().endswith(_GEO_SUFFIXES):
-            table = gpd.GeoDataFrame(table, geometry=gdf.geometry.values, crs=gdf.crs)
-        write_layer(table, out, overwrite=overwrite, inputs=[raster_path, resolve_layer(zones)])
-        console.print(f"wrote statistics of {len(table)} zones to {out}")
+        inputs = [raster_path, resolve_layer(zones)]
+        geo = out.lower().endswith(_GEO_SUFFIXES)
+        main = table if geo else flat
+        side = str(Path(out).with_suffix("")) + ".findings.csv"
+        if not _holds_tables(out) and len(findings) and Path(side).exists() and not overwrite:
+            raise OutputExistsError(f"{side} exists (the findings of {Path(out).name} go there): pass --overwrite to "
+                                    "replace it, or choose another name", setting="overwrite")
+        if _holds_tables(out):
+            write_tables(out, {"zones": main, "findings": findings}, overwrite=overwrite, inputs=inputs)
+            console.print(f"wrote statistics of {len(table)} zones and {len(findings)} findings to {out}")
+        else:
+            write_layer(main, out, overwrite=overwrite, inputs=inputs)
+            console.print(f"wrote statistics of {len(table)} zones to {out}")
+            if len(findings):
+                write_layer(findings, side, overwrite=overwrite, inputs=inputs)
+                console.print(f"wrote {len(findings)} findings to {side}")
     else:
-        units = result.attrs.get("units")
-        print_frame(table, title=f"{click.format_filename(raster_path)} by zone" + (f" ({units})" if units else "")
+        units = table.attrs.get("units")
+        print_frame(flat, title=f"{click.format_filename(raster_path)} by zone" + (f" ({units})" if units else "")
                     + (f", where {where}" if where else ""))
-    n_find = int(table["finding"].notna().sum())
-    if n_find:
-        console.print(f"{n_find} of {len(table)} zones have a finding (see the finding column)")
+    if len(findings):
+        by = (findings.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum()
+              .reset_index())
+        print_frame(by, title=f"Findings ({len(findings)})")
+        zones_with = findings["row"].dropna().nunique()
+        if zones_with:
+            console.print(f"{zones_with} of {len(table)} zones have a finding (see the findings)")
+
+
+def _holds_tables(out) -> bool:
+    try:
+        from ..io import format_for
+
+        return bool(format_for(out, folder_ok=False).tables)
+    except Exception:  # an unknown extension: write_layer says what is wrong
+        return False
 
 
 @raster.command("rasterize")
@@ -143,12 +174,12 @@ def rasterize_cmd(zones, field, cell_m, out, dst_crs, all_touched, layer, crs, e
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoTIFF.")
 @click.option("--all-touched", is_flag=True, help="Keep every cell a polygon touches.")
 @layer_opt
-@crs_opt
+@click.option("--crs", default=None, metavar="EPSG:n", help="CRS of the layer or of the raster where either has none.")
 @overwrite_opt
 def clip_cmd(raster_path, to_layer, out, all_touched, layer, crs, overwrite):
     """Cut RASTER to the polygons of LAYER (cells outside become nodata)."""
     gdf = _read_zones(to_layer, layer, crs, None)
-    R.clip(raster_path, gdf, out, all_touched=all_touched, overwrite=overwrite)
+    R.clip(raster_path, gdf, out, all_touched=all_touched, overwrite=overwrite, crs=crs)
     console.print(f"wrote {out}")
 
 
@@ -160,7 +191,9 @@ def clip_cmd(raster_path, to_layer, out, all_touched, layer, crs, overwrite):
               help="Use nearest (or mode) for codes such as land use.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoTIFF.")
 @overwrite_opt
-def reproject_cmd(raster_path, dst_crs, resolution, resampling, out, overwrite):
+@raster_crs_opt
+def reproject_cmd(raster_path, dst_crs, resolution, resampling, out, overwrite, crs):
     """Warp RASTER to another CRS (block by block)."""
-    R.reproject(raster_path, out, dst_crs=dst_crs, resolution=resolution, resampling=resampling, overwrite=overwrite)
+    R.reproject(raster_path, out, dst_crs=dst_crs, resolution=resolution, resampling=resampling, overwrite=overwrite,
+                crs=crs)
     console.print(f"wrote {out}")
