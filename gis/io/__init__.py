@@ -145,7 +145,7 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
             raise LayerNotFoundError(f"no such file: {path}")
         frame, geoms, file_crs = _read_file(path, fmt, layer=layer, encoding=encoding, findings=findings, notices=notices)
     frame = frame.reset_index(drop=True)
-    file_crs = _checked_crs(file_crs, name)
+    file_crs = _checked_crs(file_crs, name) if crs is None else file_crs
     chosen = _choose_crs(file_crs, crs, geoms, frame, name, notices, require=require_crs)
     geoms, geo_findings, geo_notices = sanitize(np.asarray(geoms, dtype=object), chosen, name=name)
     findings.append(geo_findings)

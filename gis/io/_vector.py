@@ -77,13 +77,14 @@ def read_ogr(path: Path, *, layer: str | None = None, encoding: str | None = Non
             chosen = _choose_layer(path, [p.stem for p in shps], layer)
             path, layer = next(p for p in shps if p.stem == chosen), None
             suffix = ".shp"
+            path, cleanup = _shapefile_parts(path, notices)
         else:
+            if suffix == ".shp":
+                path, cleanup = _shapefile_parts(path, notices)
             names = list_ogr_layers(path)
             if suffix in (".geojson", ".json", ".shp", ".fgb"):
                 names = names[:1]
             layer = _choose_layer(path, names, layer)
-        if suffix == ".shp":
-            path, cleanup = _shapefile_parts(path, notices)
         if encoding is None and suffix in (".shp", ".zip"):
             encoding = detect_dbf_encoding(path, layer=layer, notices=notices)
         frame, geoms, crs, findings = _read_arrow(path, layer=layer, encoding=encoding)
