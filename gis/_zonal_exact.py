@@ -153,6 +153,9 @@ class _Columns(Writer):
         sink = _Sink()
         feature.copy_to(sink)
         props = sink.props
+        for n in props:  # a quantile's field gets its percentile appended (_q0 -> _q0_50)
+            if n not in self.cols:
+                self.cols[n] = [None] * (len(self.cols["_pos"]))
         for n, col in self.cols.items():
             col.append(props.get(n))
 

@@ -250,10 +250,11 @@ def _measure(raster_path, zones, *, stats, band, where, crs):
         if big.any():  # quantiles of huge zones by exactextract's own weighted quantile, not from every value
             log.info("%d zones cover more than %d cells: their quantiles come from exactextract's weighted quantile",
                      int(big.sum()), QUANTILE_CELLS)
-            qops = [("quantile", nm, v, {"q": q, **weight}) for nm, q in zip(qnames, qs)]
+            qops = [("quantile", f"_q{k}", v, {"q": q, **weight}) for k, q in enumerate(qs)]
             outb = run_ops(todo[big], g[big], wkt, ops + qops)
-            for nm in qnames:
-                res[nm][np.asarray(outb["_pos"], dtype=np.int64)] = np.asarray(outb[nm], dtype="float64")
+            for k, nm in enumerate(qnames):
+                col = next(c for c in outb if c.startswith(f"_q{k}_"))  # exactextract appends the percentile: _q0_50
+                res[nm][np.asarray(outb["_pos"], dtype=np.int64)] = np.asarray(outb[col], dtype="float64")
         if qnames:
             ops += [("values", "_values", v, {}), ("coverage", "_cov", v, {})]
             if geographic:
