@@ -137,6 +137,9 @@ def _read_arrow(path: Path, *, layer, encoding):
     frame = json_text_columns(_arrow_to_pandas(table))
     if wkb is None:
         return frame, np.full(len(frame), None, dtype=object), crs, wkb_note_findings(len(frame), {})
+    if not _consistent(wkb):  # GDAL 3.12's arrow stream of FlatGeobuf breaks on a null geometry: ask again without arrow
+        log.debug("%s: arrow geometry buffers inconsistent; reading geometry without arrow", path.name)
+        wkb = pyogrio.raw.read(gdal_path(path), columns=[], read_geometry=True, **kwargs)[2]
     geoms, notes = parse_wkb_column(wkb)
     return frame, geoms, crs, wkb_note_findings(len(frame), notes)
 
@@ -153,7 +156,18 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 
 def parse_wkb_column(wkb) -> tuple[np.ndarray, dict]:
     """Shapely geometries of an arrow (or numpy) column of WKB, and the WKB reader's notes per row."""
-    values = wkb.to_numpy(zero_copy_only=False) if isinstance(wkb, (pa.ChunkedArray, pa.Array)) else np.asarray(wkb, dtype=object)
+    if isinstance(wkb, (pa.ChunkedArray, pa.Array)):
+        wkb = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
+        if isinstance(wkb, pa.ExtensionArray):
+            wkb = wkb.storage
+        if pa.types.is_large_binary(wkb.type):
+            wkb = wkb.cast(pa.binary()) if wkb.nbytes < 2**31 - 1 else wkb
+        try:
+            values = wkb.to_numpy(zero_copy_only=False)
+        except (pa.ArrowException, SystemError):  # GDAL's FlatGeobuf gives nulls broken offsets: read the buffers
+            values = _binary_values(wkb)
+    else:
+        values = wkb
     values = np.asarray(values, dtype=object)
     codes = _type_codes(wkb, values)
     special = np.isin(codes, list(_wkb.CURVE_TYPES | _wkb.SURFACE_TYPES))
@@ -175,15 +189,46 @@ def parse_wkb_column(wkb) -> tuple[np.ndarray, dict]:
     return geoms, notes
 
 
+def _consistent(wkb) -> bool:
+    arr = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
+    if isinstance(arr, pa.ExtensionArray):
+        arr = arr.storage
+    if not len(arr) or not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        return True
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32 if pa.types.is_binary(arr.type) else np.int64,
+                            count=len(arr) + 1 + arr.offset)[arr.offset:]
+    size = bufs[2].size if bufs[2] is not None else 0
+    return bool((np.diff(offsets) >= 0).all() and offsets[-1] <= size and offsets[0] >= 0)
+
+
+def _binary_values(arr) -> np.ndarray:
+    """The values of an arrow binary array from its buffers, trusting only the validity bitmap for nulls."""
+    validity, off_buf, data_buf = arr.buffers()[:3]
+    n = len(arr)
+    offsets = np.frombuffer(off_buf, dtype=np.int32, count=n + 1 + arr.offset)[arr.offset:]
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    valid = (np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[arr.offset:arr.offset + n].astype(bool)
+             if validity is not None else np.ones(n, dtype=bool))
+    out = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(valid & (offsets[1:] >= offsets[:-1])):
+        out[i] = bytes(data[offsets[i]:offsets[i + 1]])
+    return out
+
+
 def _type_codes(wkb, values) -> np.ndarray:
     """WKB base type per row, read from the arrow buffers without a Python loop where possible."""
     arr = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
-    if isinstance(arr, pa.Array) and pa.types.is_binary(arr.type) and arr.offset == 0 and len(arr):
+    if isinstance(arr, pa.ExtensionArray):
+        arr = arr.storage
+    if isinstance(arr, pa.Array) and pa.types.is_binary(arr.type) and arr.offset == 0 and len(arr) and not arr.null_count:
         _, off_buf, data_buf = arr.buffers()
         offsets = np.frombuffer(off_buf, dtype=np.int32, count=len(arr) + 1)
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
         starts, lengths = offsets[:-1].astype(np.int64), np.diff(offsets)
-        ok = (lengths >= 5) & (~pd.isna(values) if arr.null_count else True)
+        if len(offsets) and (offsets[-1] > len(data) or (lengths < 0).any() or offsets[0] < 0):
+            return _wkb.wkb_type_codes(values)  # buffers GDAL left inconsistent: read each header
+        ok = lengths >= 5
         codes = np.zeros(len(arr), dtype=np.int64)
         if ok.any():
             s = starts[ok]

@@ -104,7 +104,10 @@ def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> N
         if fmt.name == "Shapefile":
             write_shapefile(gdf, tmp, target=target)
             return
-        gdf.to_file(tmp, layer=layer if fmt.layers else None, driver=fmt.driver, engine="pyogrio")
+        options = {}
+        if fmt.name == "FlatGeobuf" and gdf.geometry.isna().any():
+            options["SPATIAL_INDEX"] = "NO"  # FlatGeobuf's index cannot hold a feature without geometry
+        gdf.to_file(tmp, layer=layer if fmt.layers else None, driver=fmt.driver, engine="pyogrio", **options)
     elif fmt.kind == "parquet":
         if is_geo:
             _check_finite(frame, name)
