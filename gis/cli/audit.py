@@ -9,7 +9,7 @@ from ..audit import audit, verdict_counts
 from ..audit_output import check_targets, write_audit
 from ..bundled import resolve_layer
 from ..io import read_layer
-from ..rules import bundled_packs
+from ..rules import DEFAULT_PACKS, bundled_packs
 from . import cli
 from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
 
@@ -26,11 +26,13 @@ _SUMMARY_COLUMNS = {  # column: short heading for the terminal
 @click.argument("parcels")
 @click.option("--rules", "packs", multiple=True, metavar="PACK",
               help=f"Rule pack: a bundled name ({', '.join(bundled_packs())}) or a path to a .yaml file; repeat for "
-                   "several. Default: every bundled pack.")
+                   f"several. Default: {', '.join(DEFAULT_PACKS)} (the enterprise evaluations huangyan-2022 and "
+                   "huaian-2024 by name; mujun-eval is an example to copy).")
 @click.option("--by", "by", multiple=True, metavar="COLUMN", help="Also summarise by this column (e.g. status, industry_code); park, zone, phase and GB "
                    "land-use class are always summarised.")
 @click.option("--zones", default=None, metavar="LAYER",
-              help="Zone layer (property id) that fills a missing zone_id by location, e.g. yaogu_zones.")
+              help="Zone layer (property id) that fills a missing zone_id by location and gives each zone's total "
+                   "area for the development-zone indicators (土地开发率 …), e.g. yaogu_zones.")
 @out_opt("Write the audit: .xlsx (a sheet per table), .gpkg, .csv, .parquet, .geojson, .md or .html.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default=None,
               help="Exit 1 when a finding of this severity (or worse) exists.")
@@ -57,7 +59,7 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
         check_targets(out, overwrite=overwrite, inputs=[path])  # before the work, not after
     gdf = read_layer(path, layer=layer, crs=crs, encoding=encoding)
     zone_layer = read_layer(resolve_layer(zones)) if zones else None
-    result = audit(gdf, list(packs) or bundled_packs(), by=list(by), zones=zone_layer,
+    result = audit(gdf, list(packs) or list(DEFAULT_PACKS), by=list(by), zones=zone_layer,
                    min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct)
     if out:
         written = write_audit(result, out, overwrite=overwrite, inputs=[path])
