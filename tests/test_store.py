@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from pyproj import Geod
 
 from gis.errors import CRSError, InputError, LayerNotFoundError, OutputExistsError
@@ -215,16 +216,20 @@ def test_reload_records_only_real_changes_in_history(store, pg):
         write_source(first, url)
     second = first[first["parcel_id"] != "P004"].copy()
     second.loc[second["parcel_id"] == "P002", "status"] = "idle"
+    p3 = second.index[second["parcel_id"] == "P003"][0]
+    second.loc[p3, "geometry"] = shapely.affinity.scale(second.loc[p3, "geometry"], 1.01, 1.0)
     write_source(second, url, overwrite=True)
     db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
     with pg.admin(db) as conn:
         ops = dict(conn.execute("SELECT operation, count(*) FROM history GROUP BY 1").fetchall())
-    assert ops == {"INSERT": 4, "UPDATE": 1, "DELETE": 1}
+    assert ops == {"INSERT": 4, "UPDATE": 2, "DELETE": 1}
     h = history(store, "P002")
     assert h["operation"].tolist() == ["INSERT", "UPDATE"]
     assert "status: built → idle" in h["changes"].iloc[1]
     assert set(h["who"]) == {"postgres"}
     assert history(store, "P004")["operation"].tolist() == ["INSERT", "DELETE"]
+    p3_change = history(store, "P003")["changes"].iloc[-1]
+    assert p3_change.startswith("geometry changed; area_mu ") and "status" not in p3_change
 
 
 def test_check_areas_flags_a_geometry_edited_after_measurement(store, pg):

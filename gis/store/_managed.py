@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from ..area import area_m2
@@ -105,7 +106,8 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
     t = sql.Identifier(schema, table)
     with conn.transaction():
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
-        if not overwrite and conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(t)).fetchone()[0]:
+        has_rows = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(t)).fetchone()[0]
+        if has_rows and not overwrite:
             raise OutputExistsError(f"{red}: {schema}.{table} holds rows already", setting="overwrite")
         oid = conn.execute("SELECT %s::regclass::oid", [t.as_string(conn)]).fetchone()[0]
         existing = {n: ty for n, ty, _ in table_columns(conn, oid)}
@@ -115,13 +117,23 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
                 log.info("%s: added column %s (%s) to %s", red, c, types[c], table)
         existing = [n for n, _, _ in table_columns(conn, oid)]
         data_cols = [c for c in existing if c not in _INTERNAL]
+        sent = [*plain.columns, "geom"]
+        rows = frame_to_arrow(plain, types, geometry=geoms, srid=srid)
+        if not has_rows:  # a first load: straight into the table (its triggers see the COPY as one INSERT)
+            now = conn.execute("SELECT now()::text").fetchone()[0]
+            rows = rows.append_column("measured_at", pa.array([now] * rows.num_rows, type=pa.string()))
+            copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                t, sql.SQL(", ").join(sql.Identifier(c) for c in [*sent, "measured_at"])), rows)
+            _before_swap(conn, f"{schema}.{table}")
+            log.info("%s: %s: %d inserted", red, table, rows.num_rows)
+            return len(plain)
         stage = sql.Identifier(f"parkgis_stage_{table}")
         conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             stage, sql.SQL(", ").join(sql.Identifier(c) for c in data_cols), t))
-        sent = [*plain.columns, "geom"]
         copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)),
-            frame_to_arrow(plain, types, geometry=geoms, srid=srid))
+            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)), rows)
+        conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(stage, sql.Identifier(key)))
+        conn.execute(sql.SQL("ANALYZE {}").format(stage))
         _before_swap(conn, f"pg_temp.parkgis_stage_{table}")
         k = sql.Identifier(key)
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in data_cols)

@@ -27,22 +27,20 @@ AREA_TOLERANCE = 1e-5
 _QUIET = ("fid", "measured_at")
 
 
-def _changes(before, after) -> str:
+def _changes(before, after, geom_changed=False) -> str:
     before, after = before or {}, after or {}
     if not before:
         return f"created ({len([k for k in after if k not in _QUIET])} fields)"
     if not after:
         return "deleted"
-    parts = []
+    parts = ["geometry changed"] if geom_changed else []
     for key in dict.fromkeys([*before, *after]):
         if key in _QUIET:
             continue
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
-        if key == "geom":
-            parts.append("geometry changed")
-        elif key == "area_mu" and isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        if key == "area_mu" and isinstance(old, (int, float)) and isinstance(new, (int, float)):
             parts.append(f"area_mu {old:.4f} → {new:.4f}")
         else:
             parts.append(f"{key}: {old} → {new}")
@@ -58,12 +56,12 @@ def history(url, key: str, *, table: str = "parcels") -> pd.DataFrame:
     with connect(url) as (conn, target):
         require_store(conn, target)
         rows = conn.execute(sql.SQL(
-            "SELECT at, operation, who, before, after FROM {} WHERE table_name = %s AND fid IN "
+            "SELECT at, operation, who, before, after, geom_before IS DISTINCT FROM geom_after FROM {} WHERE table_name = %s AND fid IN "
             "(SELECT fid FROM {} WHERE table_name = %s AND key = %s) ORDER BY at, id").format(
             sql.Identifier(schema_of(target), "history"), sql.Identifier(schema_of(target), "history")),
             [table, table, str(key)]).fetchall()
-    frame = pd.DataFrame(rows, columns=["at", "operation", "who", "before", "after"])
-    frame.insert(3, "changes", [_changes(b, a) for b, a in zip(frame["before"], frame["after"])])
+    frame = pd.DataFrame(rows, columns=["at", "operation", "who", "before", "after", "geom_changed"])
+    frame.insert(3, "changes", [_changes(b, a, g) for b, a, g in zip(frame["before"], frame["after"], frame.pop("geom_changed"))])
     for col in ("before", "after"):
         frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]
     return frame

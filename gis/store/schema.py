@@ -14,7 +14,7 @@
     one row per audit run, its per-parcel results and its findings.
 ``history``
     every INSERT, UPDATE and DELETE on parcels and zones: the operation, who (the session's login
-    role), when, and the row before and after as JSON (geometry as GeoJSON). Statement-level triggers
+    role), when, and the row before and after (attributes as JSON, geometry in its own columns). Statement-level triggers
     with transition tables write it set-wise, so a bulk load is not slowed row by row.
 
 Every identifier is composed with :mod:`psycopg.sql`; nothing is pasted into SQL text.
@@ -116,7 +116,9 @@ def _ddl(sql, schema: str, srid: int):
             who text NOT NULL,
             at timestamptz NOT NULL,
             before jsonb,
-            after jsonb)""").format(s=s),
+            after jsonb,
+            geom_before geometry(MultiPolygon, {srid}),
+            geom_after geometry(MultiPolygon, {srid}))""").format(s=s, srid=srid_lit),
         sql.SQL("CREATE INDEX ON {s}.history (table_name, key)").format(s=s),
         sql.SQL("CREATE INDEX ON {s}.history (table_name, fid)").format(s=s),
     ]
@@ -135,28 +137,40 @@ def _ddl(sql, schema: str, srid: int):
     return stmts
 
 
-def _history_function(sql, conn, schema: str):
-    """The trigger function, its body composed with psycopg.sql and passed as a literal string."""
-    s = sql.Identifier(schema)
-    body = sql.SQL("""
+_HISTORY_BODY = r"""
+DECLARE
+  cols text;
+  cols_o text;
+  cols_n text;
+  head text;
 BEGIN
+  -- the row's columns but its geometry, read when the statement ends (columns may be added later);
+  -- the geometry goes to its own columns: a JSON copy would cost more than the rest of the row
+  SELECT string_agg(format('r.%I', attname), ', ' ORDER BY attnum), string_agg(format('o.%I', attname), ', ' ORDER BY attnum),
+         string_agg(format('n.%I', attname), ', ' ORDER BY attnum) INTO cols, cols_o, cols_n
+  FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> 'geom';
+  head := format('INSERT INTO %I.history (table_name, fid, key, operation, who, at, before, after, geom_before, geom_after) ',
+                 TG_TABLE_SCHEMA);
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO {s}.history (table_name, fid, key, operation, who, at, before, after)
-    SELECT TG_TABLE_NAME, n.fid, to_jsonb(n) ->> TG_ARGV[0], 'INSERT', session_user, now(), NULL, to_jsonb(n)
-    FROM new_rows n;
+    EXECUTE head || format('SELECT %L, r.fid, r.%I, ''INSERT'', session_user, now(), NULL, to_jsonb(a), NULL, r.geom '
+                           'FROM new_rows r, LATERAL (SELECT %s) a', TG_TABLE_NAME, TG_ARGV[0], cols);
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO {s}.history (table_name, fid, key, operation, who, at, before, after)
-    SELECT TG_TABLE_NAME, n.fid, to_jsonb(n) ->> TG_ARGV[0], 'UPDATE', session_user, now(), to_jsonb(o), to_jsonb(n)
-    FROM old_rows o JOIN new_rows n ON n.fid = o.fid;
+    EXECUTE head || format('SELECT %L, n.fid, n.%I, ''UPDATE'', session_user, now(), to_jsonb(b), to_jsonb(a), o.geom, n.geom '
+                           'FROM old_rows o JOIN new_rows n ON n.fid = o.fid, LATERAL (SELECT %s) b, LATERAL (SELECT %s) a',
+                           TG_TABLE_NAME, TG_ARGV[0], cols_o, cols_n);
   ELSE
-    INSERT INTO {s}.history (table_name, fid, key, operation, who, at, before, after)
-    SELECT TG_TABLE_NAME, o.fid, to_jsonb(o) ->> TG_ARGV[0], 'DELETE', session_user, now(), to_jsonb(o), NULL
-    FROM old_rows o;
+    EXECUTE head || format('SELECT %L, r.fid, r.%I, ''DELETE'', session_user, now(), to_jsonb(b), NULL, r.geom, NULL '
+                           'FROM old_rows r, LATERAL (SELECT %s) b', TG_TABLE_NAME, TG_ARGV[0], cols);
   END IF;
   RETURN NULL;
-END""").format(s=s).as_string(conn)
+END"""
+
+
+def _history_function(sql, conn, schema: str):
+    """The trigger function (one body for every table: schema, table and key come from the trigger) and triggers."""
+    s = sql.Identifier(schema)
     stmts = [sql.SQL("""CREATE FUNCTION {s}.record_history() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-                        SET search_path = pg_catalog, public AS {body}""").format(s=s, body=sql.Literal(body)),
+                        SET search_path = pg_catalog, public AS {body}""").format(s=s, body=sql.Literal(_HISTORY_BODY)),
              sql.SQL("REVOKE ALL ON FUNCTION {s}.record_history() FROM PUBLIC").format(s=s)]
     for table, key in MANAGED.items():
         t = sql.Identifier(table)

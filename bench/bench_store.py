@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Benchmark: the PostGIS store against ogr2ogr, and an audit from PostGIS against one from GeoParquet.
+
+In one run, on the same N generated parcels (bench/bench_audit.py's generator, in EPSG:4490, written
+once as GeoPackage and GeoParquet), one after the other on one database:
+
+* load     — ogr2ogr GeoPackage → PostGIS table (COPY) | parkgis: read the GeoPackage, then
+             ``write_source`` to a plain table, and to the store's ``parcels`` (validated, measured on the
+             ellipsoid, history triggers, row-level security);
+* read     — ogr2ogr PostGIS → GeoPackage | parkgis ``read_source`` → GeoPackage (``gis.io.write_layer``);
+             and into memory only: ``read_source`` | ``geopandas.read_postgis`` (pyogrio's wheels have no
+             PostgreSQL driver, so GDAL cannot read into memory here);
+* audit    — ``gis.audit.audit`` (lanzhou-etdz + gb-2008, by zone) of the store's parcels read with
+             ``read_source`` | of the GeoParquet read with ``gis.io.read_layer``.
+
+Targets (issue 10): load and read within 1.5× of ogr2ogr; audit from PostGIS within 1.3× of GeoParquet.
+parkgis steps run in this process (imports warm), ogr2ogr as a child process. Without ``--url`` a
+throwaway cluster is started as the tests do (tests/_pg.py) with fsync off; give ``--url`` for a real server.
+
+Usage:  python bench/bench_store.py                 (100 000 parcels)
+        python bench/bench_store.py --n 1000000     (the issue's size)
+        python bench/bench_store.py --n 20000       (a quick smoke run)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def ogr(*args) -> None:
+    proc = subprocess.run(["ogr2ogr", *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"ogr2ogr failed: {proc.stderr.strip()[-800:]}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="parcels (default 100 000; the issue's size is 1 000 000)")
+    ap.add_argument("--url", default=None, help="postgresql:// URL of a database to use (default: a throwaway cluster)")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--skip-audit", action="store_true")
+    args = ap.parse_args()
+    if not shutil.which("ogr2ogr"):
+        raise SystemExit("ogr2ogr not found: apt-get install gdal-bin")
+
+    import geopandas as gpd
+    import psycopg
+    import pyogrio
+
+    from gis.audit import audit
+    from gis.io import read_layer, write_layer
+    from gis.store.io import read_source, write_source
+    from gis.store.schema import init_store
+    from gis.store.url import parse_url
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-store-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if args.url:
+        url = args.url
+    else:
+        pg = _module("parkgis_tests_pg", ROOT / "tests" / "_pg.py")
+        cluster = pg.cluster()
+        url = cluster.url(cluster.new_database())
+    conninfo = parse_url(url).conninfo
+    with psycopg.connect(conninfo) as conn:
+        version = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+        i = conn.info
+        pg_dsn = f"PG:dbname='{i.dbname}' user='{i.user}' host='{i.host}' port={i.port}" + (
+            f" password='{i.password}'" if i.password else "")
+    init_store(url)
+
+    bench_audit = _module("bench_audit", ROOT / "bench" / "bench_audit.py")
+    pq, gpkg = work / "parcels.parquet", work / "parcels.gpkg"
+    t_gen, _ = timed(lambda: bench_audit.generate(pq, args.n))
+    frame = gpd.read_parquet(pq).to_crs(4490)
+    frame.to_parquet(pq)
+    frame.to_file(gpkg, layer="parcels", engine="pyogrio")
+    del frame
+    print(f"{args.n:,} parcels generated in {t_gen:.1f} s; PostGIS {version}; GDAL "
+          f"{pyogrio.__gdal_version_string__}; workdir {work}")
+
+    rows = []
+
+    def row(what, ours, anchor, target):
+        rows.append((what, ours, anchor, ours / anchor if anchor else float("nan"), target))
+        print(f"  {what:<52} parkgis {ours:7.2f} s   anchor {anchor:7.2f} s   ratio {ours / anchor:5.2f}   target ≤ {target}",
+              flush=True)
+
+    # ---------------------------------------------------------------- load
+    t_ogr_load, _ = timed(lambda: ogr("-f", "PostgreSQL", pg_dsn, gpkg, "parcels", "-nln", "ogr_parcels",
+                                      "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST",
+                                      "-overwrite", "--config", "PG_USE_COPY", "YES"))
+    t_plain, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="plain_parcels"))
+    t_store, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="parcels"))
+    print("load GeoPackage → PostGIS:")
+    row("plain table (read_layer + write_source)", t_plain, t_ogr_load, 1.5)
+    row("store parcels (+ validate, measure, history, RLS)", t_store, t_ogr_load, 1.5)
+
+    # ---------------------------------------------------------------- read back
+    out_ogr, out_ours = work / "back_ogr.gpkg", work / "back_parkgis.gpkg"
+    t_ogr_read, _ = timed(lambda: ogr("-f", "GPKG", out_ogr, pg_dsn, "ogr_parcels", "-nln", "parcels"))
+    t_ours_read, _ = timed(lambda: write_layer(read_source(url, layer="parcels"), out_ours, overwrite=True, layer="parcels"))
+    t_mem_ours, back = timed(lambda: read_source(url, layer="parcels"))
+    def read_postgis():
+        import warnings
+
+        with psycopg.connect(conninfo) as conn, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas prefers SQLAlchemy; a DBAPI connection works
+            return gpd.read_postgis("SELECT * FROM ogr_parcels", conn, geom_col="geom")
+
+    t_mem_gdal, gdal_back = timed(read_postgis)
+    assert len(back) == len(gdal_back) == args.n, (len(back), len(gdal_back))
+    print("read PostGIS → GeoPackage, and into memory:")
+    row("read_source + write_layer (GeoPackage)", t_ours_read, t_ogr_read, 1.5)
+    row("read_source vs geopandas.read_postgis, in memory", t_mem_ours, t_mem_gdal, "-")
+    del back, gdal_back
+
+    # ---------------------------------------------------------------- audit
+    if not args.skip_audit:
+        packs = ["lanzhou-etdz", "gb-2008"]
+        t_audit_pq, r_pq = timed(lambda: audit(read_layer(pq), packs, by=["zone_id"]))
+        t_audit_pg, r_pg = timed(lambda: audit(read_source(url, layer="parcels"), packs, by=["zone_id"]))
+        assert len(r_pq.parcels) == len(r_pg.parcels) == args.n
+        same = (r_pq.parcels.set_index("parcel_id")["verdict"].sort_index().astype(str).to_numpy()
+                == r_pg.parcels.set_index("parcel_id")["verdict"].sort_index().astype(str).to_numpy()).all()
+        print(f"audit (read + audit), verdicts identical: {bool(same)}")
+        row("audit from postgresql:// vs from GeoParquet", t_audit_pg, t_audit_pq, 1.3)
+
+    print("\nsummary (seconds):")
+    print(f"  {'step':<52} {'parkgis':>8} {'anchor':>8} {'ratio':>6} {'target':>7}")
+    for what, ours, anchor, ratio, target in rows:
+        print(f"  {what:<52} {ours:8.2f} {anchor:8.2f} {ratio:6.2f} {'≤ ' + str(target):>7}")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
