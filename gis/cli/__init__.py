@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import click
 
@@ -27,7 +28,13 @@ def cli(ctx, debug, verbose, quiet):
     """parkgis: areas, land-intensity audits and briefing maps for development-zone planners."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # libraries' warnings (GDAL via pyogrio/rasterio) are log lines at INFO, not multi-line stderr noise
+    warnings.showwarning = _warning_to_log
     ctx.obj = {"debug": debug}
+
+
+def _warning_to_log(message, category, filename, lineno, file=None, line=None):
+    logging.getLogger("gis.libraries").info("%s: %s", category.__name__, str(message).splitlines()[0] if str(message) else "")
 
 
 # subcommands register themselves on ``cli`` when imported

@@ -37,15 +37,23 @@ def gdal_path(path: Path) -> str:
     return f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
 
 
-def _first_line(exc) -> str:
+def _first_line(exc, limit: int = 160) -> str:
     text = str(exc).strip()
-    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+    line = " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+    if ") failed: " in line:  # SQLite's own words after GDAL's statement: "file is not a database"
+        line = line.rsplit(") failed: ", 1)[1]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def list_ogr_layers(path: Path) -> list[str]:
     """Layer names of a vector file or folder, as GDAL sees them."""
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(gdal_path(path))]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            names = [str(name) for name, _ in pyogrio.list_layers(gdal_path(path))]
+        for w in caught:
+            log.info("%s: %s", path.name, w.message)
+        return names
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types for unreadable files
         raise InputError(f"{path.name} is not a readable vector file ({_first_line(exc).split(';')[0]})") from None
 
