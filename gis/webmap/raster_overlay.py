@@ -83,7 +83,7 @@ def add_raster_overlay(m: folium.Map, raster_path, *, name: str | None = None, s
             h = max(1, int(round(vrt.height / max(scale, 1.0))))
             arr = vrt.read(band, out_shape=(h, w), masked=True, resampling=Resampling.bilinear)
             left, bottom, right, top = vrt.bounds
-    values = arr.filled(np.nan).astype(float)
+    values = np.ma.masked_array(arr, dtype=float).filled(np.nan)  # integer rasters (uint8 hillshade, int16 DEMs) too
     valid = np.isfinite(values) & ~np.ma.getmaskarray(arr)
     if not valid.any():
         raise InputError(f"{path.name}: band {band} holds only nodata")

@@ -469,6 +469,8 @@ def render_map(layers, spec, *, offline: bool = True, basemap: str | None = None
 
         payload = context_payload((fit[0][1], fit[0][0], fit[1][1], fit[1][0]))
         if payload:
+            if schematic:
+                payload["attribution"] += " · 园区 parkgis（示意 schematic）"
             m.parkgis_context = payload
             root.html.add_child(_Raw(f'<script type="application/json" id="parkgis_context">{safe_json(payload)}</script>'),
                                 name="parkgis_context")
@@ -487,11 +489,13 @@ def page_html(m, *, offline: bool | None = None) -> str:
     return process_html(m.get_root().render(), offline=offline)
 
 
-def save_map(m, path, *, offline: bool | None = None, overwrite: bool = False) -> Path:
-    """Write the map page to ``path`` atomically (never over an existing file without ``overwrite``)."""
+def save_map(m, path, *, offline: bool | None = None, overwrite: bool = False, make_parents: bool = False,
+             inputs=()) -> Path:
+    """Write the map page to ``path`` atomically (never over an existing file without ``overwrite``, never
+    over one of ``inputs``); ``make_parents`` creates a missing output folder."""
     text = page_html(m, offline=offline)
     path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    with atomic_output(path, overwrite=overwrite, make_parents=make_parents, inputs=inputs) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
     log.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path

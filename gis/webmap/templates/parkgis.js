@@ -403,8 +403,8 @@
     spans.forEach(function (s) { s.style.marginTop = '0px'; s.classList.remove('parkgis-lbl-hidden'); });
     spans.sort(function (a, b) { return (+b.getAttribute('data-priority')) - (+a.getAttribute('data-priority')); });
     spans.forEach(function (s) {
-      var mz = s.getAttribute('data-minzoom');
-      if (mz && z < +mz) { s.classList.add('parkgis-lbl-hidden'); return; }
+      var mz = s.getAttribute('data-minzoom'), xz = s.getAttribute('data-maxzoom');
+      if ((mz && z < +mz) || (xz && z > +xz)) { s.classList.add('parkgis-lbl-hidden'); return; }
       var h = s.offsetHeight + 2, ok = false, spots = s._pgSpots, steps = spots ? spots : [0, -1, 1, -2, 2];
       for (var k = 0; k < steps.length && !ok; k++) {
         if (spots) {
@@ -481,7 +481,9 @@
     });
     (C.places || []).forEach(function (p) {
       var syms = {airport: '✈', city: '★', area: ''}, sym = (p.kind in syms) ? syms[p.kind] : '•';
-      g.addLayer(labelMarker(p.at, (sym ? sym + ' ' : '') + p.name, 'parkgis-label-place parkgis-label-place-' + p.kind, PRIORITY.place));
+      var pm = labelMarker(p.at, (sym ? sym + ' ' : '') + p.name, 'parkgis-label-place parkgis-label-place-' + p.kind, PRIORITY.place);
+      if (p.kind === 'area') pm.options.icon.options.html.setAttribute('data-maxzoom', '12.5');  /* a region name, for overviews */
+      g.addLayer(pm);
       n++;
     });
     g.addTo(map);
