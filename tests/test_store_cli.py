@@ -46,7 +46,7 @@ def test_team_workflow_on_the_command_line(pg, run_cli, tmp_path):
     _parcels().to_file(gpkg, layer="parcels")
     assert run_cli("db", "init", url)[0] == 0
     code, out, _ = run_cli("db", "load", gpkg, url)
-    assert code == 0 and "loaded 4 parcels" in out
+    assert code == 0 and "loaded 4 rows into parcels" in out
     code, _, err = run_cli("db", "load", gpkg, url)
     assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
     changed = _parcels()

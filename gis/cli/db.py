@@ -67,12 +67,13 @@ def load_cmd(source, url, table, overwrite, layer, crs, encoding):
     from ..bundled import resolve_layer
     from ..io import read_layer, write_layer
 
-    from ..store.url import is_db_url
+    from ..store.url import is_db_url, parse_url
 
     path = source if is_db_url(source) else resolve_layer(source)
     frame = read_layer(path, layer=layer, crs=crs, encoding=encoding)
-    red = write_layer(frame, _with_table(url, table), overwrite=overwrite)
-    console.print(f"loaded {len(frame)} {table} into {red}", markup=False)
+    target = _with_table(url, table)
+    red = write_layer(frame, target, overwrite=overwrite)
+    console.print(f"loaded {len(frame)} rows into {parse_url(target).table} of {red}", markup=False)
 
 
 @db.command("grant")

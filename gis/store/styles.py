@@ -61,11 +61,11 @@ def _fill_symbol(parent, name: str, colour: str, *, outline: str = "#555555", wi
     return sym
 
 
-def _labels(root, field: str, *, size: str = "8"):
+def _labels(root, field: str, *, size: str = "8", expression: bool = False):
     lab = ET.SubElement(root, "labeling", {"type": "simple"})
     settings = ET.SubElement(lab, "settings", {"calloutType": "simple"})
     ET.SubElement(settings, "text-style", {"fieldName": field, "fontSize": str(size), "textColor": "40,40,40,255",
-                                           "fontFamily": "Noto Sans CJK SC", "isExpression": "0"})
+                                           "fontFamily": "Noto Sans CJK SC", "isExpression": "1" if expression else "0"})
     ET.SubElement(settings, "text-buffer", {"bufferDraw": "1", "bufferSize": "0.8", "bufferColor": "255,255,255,255"})
     ET.SubElement(settings, "placement", {"placement": "1"})  # over the point / around the centroid
     ET.SubElement(root, "customproperties")
@@ -100,13 +100,13 @@ def parcels_qml(*, field: str = "land_use", label: str = "parcel_id") -> str:
     return _document(root)
 
 
-def zones_qml(*, label: str = "name") -> str:
-    """QML: zones as outlines with a light fill, labelled with their name."""
+def zones_qml(*, label: str = 'coalesce("name", "zone_id")') -> str:
+    """QML: zones as outlines, labelled with their name (or their id when they have none)."""
     root = ET.Element("qgis", {"version": "3.28.0", "styleCategories": "Symbology|Labeling"})
     renderer = ET.SubElement(root, "renderer-v2", {"type": "singleSymbol", "symbollevels": "0", "forceraster": "0"})
     symbols = ET.SubElement(renderer, "symbols")
     _fill_symbol(symbols, "0", "#1f3b73", outline="#1f3b73", width="0.6", style="no")
-    _labels(root, label, size="10")
+    _labels(root, label, size="10", expression=True)
     return _document(root)
 
 
