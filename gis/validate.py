@@ -305,7 +305,7 @@ def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tole
         for k in np.flatnonzero((out_area > max(min_gap_m2, min_outside_m2)) & (out_area > rel_tolerance * total)):
             share = out_area[k] / total[k] if total[k] > 0 else 1.0
             x, y = _location(np.array([outside[k]]))
-            pct = f"{share:.1%}" if share >= 0.001 else f"{share:.2g}".replace("e", "×10^") + " of it"
+            pct = f"{share:.1%}" if share >= 0.001 else f"{share * 100:.2g} %"
             what = "outside the park" if share > 0.999 else f"{pct} outside the park"
             add("outside", "error", poly_idx[k], f"{what}: {out_area[k] / MU_M2:,.3f} 亩", area=out_area[k] / MU_M2,
                 x=x[0], y=y[0])

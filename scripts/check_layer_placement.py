@@ -69,4 +69,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from gis.cli import run_script  # noqa: E402
+
+    sys.exit(run_script(lambda argv: main(), name="check_layer_placement"))

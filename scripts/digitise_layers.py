@@ -499,8 +499,10 @@ def main():
     build_yaogu()
     build_urban_mining()
     write_layers()
-    sys.exit(0 if verify() else 1)
+    return 0 if verify() else 1
 
 
 if __name__ == "__main__":
-    main()
+    from gis.cli import run_script  # noqa: E402
+
+    sys.exit(run_script(lambda argv: main(), name="digitise_layers"))

@@ -165,6 +165,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cell-m", type=float, default=165.0, help="block size in metres (default 165: ~60 parcels)")
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
+    if not args.cell_m > 0:
+        from gis.errors import InputError
+
+        raise InputError(f"--cell-m must be a positive number of metres, not {args.cell_m:g}")
     gdf = build(args.cell_m)
     write(gdf, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {len(gdf)} synthetic parcels, zones: {gdf['zone_id'].value_counts(dropna=False).to_dict()}")
@@ -172,4 +176,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from gis.cli import run_script  # noqa: E402
+
+    raise SystemExit(run_script(main, name="make_sample_parcels"))

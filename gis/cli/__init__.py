@@ -15,7 +15,7 @@ import click
 from ..errors import ParkGISError
 from ._common import Findings, err_console
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run_script"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -98,6 +98,27 @@ def main(argv=None) -> int:
              f"--debug for the traceback and report it)", debug)
         return 2
     return 0
+
+
+def run_script(entry, argv=None, *, name: str = "script") -> int:
+    """Run a script's ``entry(argv)`` with the command line's error handling: one line and exit 2 on any error."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        return int(entry(args) or 0)
+    except SystemExit as exc:  # argparse's own usage errors (exit 2) and explicit exits
+        return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        err_console.print(f"{name}: aborted")
+        return 2
+    except ParkGISError as exc:
+        _say(f"{name}: error: {advice(exc)}", debug)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a script's failure is one line too
+        _say(f"{name}: error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)", debug)
+        return 2
 
 
 def _say(line: str, debug: bool) -> None:

@@ -36,33 +36,53 @@ class Findings(Exception):
 
 def print_frame(df: pd.DataFrame, *, title: str | None = None, float_digits: int = 2, max_rows: int = 60,
                 columns=None) -> None:
-    """A readable rich table of a DataFrame on the terminal (geometry left out; ``columns`` to pick some)."""
+    """A readable rich table of a DataFrame on the terminal (geometry left out; ``columns`` to pick some).
+
+    Numbers are never cut. On a narrow terminal long text is cut with … and the columns that do not
+    fit are left out (the first columns are kept, the rest named below the table).
+    """
+    from rich.cells import cell_len
+
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
     if hasattr(df, "geometry") and "geometry" in df.columns:
         df = pd.DataFrame(df.drop(columns="geometry"))
-    table = Table(title=title, show_lines=False)
-    numeric = {c: pd.api.types.is_numeric_dtype(df[c]) for c in df.columns}
-    width = console.width or 160
-    # on a narrow terminal long text is cut with … (never folded letter by letter); numbers never wrap
-    text_max = max(8, min(40, width // max(1, len(df.columns)) + 4))
-    for col in df.columns:
-        if numeric[col]:
-            table.add_column(str(col), justify="right", no_wrap=True, overflow="ellipsis")
-        else:
-            table.add_column(str(col), justify="left", no_wrap=True, overflow="ellipsis", max_width=text_max)
     shown = df if len(df) <= max_rows else df.head(max_rows)
-    for row in shown.itertuples(index=False):
-        cells = []
-        for col, v in zip(df.columns, row):
-            if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
-                cells.append("")
+    numeric = {c: pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns}
+    cells = {}
+    for col in df.columns:
+        out = []
+        for v in shown[col].tolist():
+            if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+                out.append("")
             elif numeric[col] and isinstance(v, float):
-                cells.append(f"{v:,.{float_digits}f}")
+                out.append(f"{v:,.{float_digits}f}")
             else:
-                cells.append(str(v))
-        table.add_row(*cells)
+                out.append(str(v).replace("\n", " "))
+        cells[col] = out
+    width = console.width or 160
+    text_cap = 32 if width >= 120 else 18
+    natural = {c: max([cell_len(str(c))] + [cell_len(x) for x in cells[c]]) for c in df.columns}
+    need = {c: natural[c] if numeric[c] else min(natural[c], max(text_cap, min(cell_len(str(c)), 12))) for c in df.columns}
+    kept, used = [], 1
+    for c in df.columns:
+        if used + need[c] + 3 > width and kept:
+            break
+        kept.append(c)
+        used += need[c] + 3
+    table = Table(title=title, show_lines=False)
+    for col in kept:
+        if numeric[col]:
+            table.add_column(str(col), justify="right", no_wrap=True, min_width=need[col])
+        else:
+            table.add_column(str(col), justify="left", no_wrap=True, overflow="ellipsis", max_width=need[col])
+    for i in range(len(shown)):
+        table.add_row(*[cells[c][i] for c in kept])
     console.print(table)
+    left_out = [str(c) for c in df.columns if c not in kept]
+    if left_out:
+        console.print(f"({len(left_out)} more columns not shown at this width: {', '.join(left_out)}; "
+                      f"write them all with --out FILE)")
     if len(df) > max_rows:
         console.print(f"… {len(df) - max_rows} more rows: write them all with --out FILE")
 

@@ -148,7 +148,9 @@ def check_cmd(input_path, target_id, tolerance, layer, crs, source_crs, encoding
         if out:
             write_layer(table, out, overwrite=overwrite)
             console.print(f"wrote {out}")
-        print_frame(table.drop(columns=["planned_km2", "measured_km2", "note"]),
+        first = ["target", "planned_mu", "measured_mu", "deviation_pct", "within", "deviation_mu", "name"]
+        shown = table.drop(columns=["planned_km2", "measured_km2", "note"])
+        print_frame(shown[[c for c in first if c in shown] + [c for c in shown if c not in first]],
                     title=f"bundled layers against the plan's targets (tolerance ±{tol:g} %)", float_digits=3)
         bad = table[~table["within"]]
         console.print(f"{len(table)} targets checked, {len(bad)} outside ±{tol:g} %")
