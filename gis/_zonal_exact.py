@@ -19,13 +19,48 @@ from rasterio.windows import Window
 
 __all__ = ["ValuesSource", "ConditionSource", "run_ops"]
 
+# the last window is shared and may be handed to exactextract twice: never modified in place
+
+
+class _LastWindow:
+    """The last window read from a band, as floats with NaN where there is no data (exactextract skips
+    NaN). exactextract asks every source for the same window of a zone in turn, so the values and the
+    condition read the file once. Windows are never modified in place."""
+
+    def __init__(self, ds, band):
+        from rasterio.enums import MaskFlags
+
+        self.ds, self.band = ds, band
+        self.key, self.data = None, None
+        dt = np.dtype(ds.dtypes[band - 1])
+        self.dtype = dt if dt.kind == "f" else np.dtype("float64")
+        nd = ds.nodatavals[band - 1]
+        self.nodata = None if nd is None or np.isnan(nd) else nd
+        flags = ds.mask_flag_enums[band - 1]
+        self.masked = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
+
+    def read(self, x0, y0, nx, ny):
+        key = (x0, y0, nx, ny)
+        if key != self.key:
+            win = Window(x0, y0, nx, ny)
+            if self.masked:
+                a = self.ds.read(self.band, window=win, masked=True)
+                data = np.ma.filled(a.astype(self.dtype), np.nan)
+            else:
+                data = self.ds.read(self.band, window=win).astype(self.dtype, copy=False)
+                if self.nodata is not None:
+                    data[data == self.nodata] = np.nan
+            self.data, self.key = data, key
+        return self.data
+
 
 class ValuesSource(RasterSource):
-    """One band of an open rasterio dataset; nodata, masked and NaN cells are masked."""
+    """One band of an open rasterio dataset; nodata, masked and NaN cells are NaN (no data)."""
 
-    def __init__(self, ds, band: int, *, name: str = "v", crs_wkt: str | None = None):
+    def __init__(self, ds, band: int, *, name: str = "v", crs_wkt: str | None = None, reader: _LastWindow | None = None):
         super().__init__()
         self.ds, self.band = ds, band
+        self.reader = reader or _LastWindow(ds, band)
         self.isfloat = np.dtype(ds.dtypes[band - 1]).kind == "f"
         self.scale, self.offset = ds.scales[band - 1], ds.offsets[band - 1]
         self.scaled = self.scale != 1.0 or self.offset != 0.0
@@ -47,27 +82,25 @@ class ValuesSource(RasterSource):
         return None
 
     def read_window(self, x0, y0, nx, ny):
-        a = self.ds.read(self.band, window=Window(x0, y0, nx, ny), masked=True)
+        a = self.reader.read(x0, y0, nx, ny)
         if self.scaled:
             a = a.astype(np.float64) * self.scale + self.offset
-        if self.isfloat:
-            a = np.ma.masked_invalid(a, copy=False)
         return a
 
 
 class ConditionSource(ValuesSource):
     """1.0 where the band's value meets a condition, 0.0 where it does not; masked where it has no data."""
 
-    def __init__(self, ds, band: int, test, **kw):
-        super().__init__(ds, band, name="cond", **kw)
+    def __init__(self, ds, band: int, test, *, values: ValuesSource | None = None, **kw):
+        super().__init__(ds, band, name="cond", reader=values.reader if values is not None else None, **kw)
         self.test = test
 
     def read_window(self, x0, y0, nx, ny):
         a = super().read_window(x0, y0, nx, ny)
-        mask = np.ma.getmaskarray(a)
         with np.errstate(invalid="ignore"):
-            meet = self.test(np.ma.getdata(a)).astype(np.float32)
-        return np.ma.MaskedArray(meet, mask=mask)
+            meet = self.test(a).astype(np.float32)
+        meet[np.isnan(a)] = np.nan
+        return meet
 
 
 class _Zone(Feature):

@@ -245,7 +245,7 @@ def _measure(raster_path, zones, *, stats, band, where, crs):
                    "count": ("count", {}), "sum": ("sum", {})}
         ops += [(stat_of[nm][0], nm, v, stat_of[nm][1]) for nm in names if nm in stat_of]
         if cond is not None:
-            ops.append(("mean", "_meet", ConditionSource(ds, b, cond, crs_wkt=wkt), weight))
+            ops.append(("mean", "_meet", ConditionSource(ds, b, cond, crs_wkt=wkt, values=v), weight))
         big = cells[todo] > QUANTILE_CELLS if qnames else np.zeros(len(todo), dtype=bool)
         if big.any():  # quantiles of huge zones by exactextract's own weighted quantile, not from every value
             log.info("%d zones cover more than %d cells: their quantiles come from exactextract's weighted quantile",
