@@ -91,7 +91,7 @@ def explore_offline_copy(path: Path) -> Path:
 
 
 def browser_time(path: Path, expr: str, *, timeout_s: float) -> tuple[object, float]:
-    from gis.webmap._cdp import ChromiumSession
+    from _cdp import ChromiumSession  # bench/_cdp.py, beside this script
 
     with ChromiumSession(offline=True) as s:
         s.navigate(path.resolve().as_uri())

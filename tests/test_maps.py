@@ -449,3 +449,60 @@ def test_template_syntax_in_names_is_not_evaluated(layers):
     payload = _payloads(page)[0]
     assert payload["cols"]["name_zh"]["v"][0] == "{{ 6*7 }}"  # data never goes through a template
     assert "\\u0026#123;\\u0026#123; config \\u0026#125;\\u0026#125;" in page  # control name: braces as entities
+
+
+# ------------------------------------------------------------------ a user's own file
+@pytest.fixture
+def own_file(tmp_path):
+    """A planner's own layer: Chinese column names, its own name and id columns, near Lanzhou."""
+    n = 24
+    g = gpd.GeoDataFrame({"编号": [f"Q{i:02d}" for i in range(n)], "名称": [f"厂区{i}" for i in range(n)],
+                          "用途": ["工业", "仓储", "研发"] * 8, "产值": np.arange(n, dtype=float) * 10.0},
+                         geometry=[box(103.62 + (i % 6) * 0.004, 36.10 + (i // 6) * 0.003,
+                                       103.6235 + (i % 6) * 0.004, 36.1025 + (i // 6) * 0.003) for i in range(n)],
+                         crs="EPSG:4326")
+    path = tmp_path / "own.gpkg"
+    g.to_file(path)
+    return path
+
+
+def test_map_of_own_file_categorical_column_labels_and_new_folder(own_file, tmp_path, capsys):
+    from gis.cli import main
+
+    out = tmp_path / "new" / "deeper" / "own.html"  # folders that do not exist yet
+    assert main(["map", str(own_file), "--title", "我的地块", "--column", "用途", "--label", "编号", "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "schematic digitisation" not in page and "示意性数字化" not in page
+    p = _payloads(page)[0]
+    assert p["label"] == "编号" and p["kind"] == "zones"
+    cats = ["工业", "仓储", "研发"] * 8
+    codes = p["style"]["fill_idx"]
+    assert len(set(codes)) == 3 and all((codes[i] == codes[j]) == (cats[i] == cats[j]) for i in range(24) for j in range(24))
+    legend = re.search(r'<div class="parkgis-legend".*?</div></div>', page, flags=re.S).group(0)
+    assert all(c in legend for c in ("工业", "仓储", "研发")) and "产值" not in legend
+    assert "我的地块" in page
+    # tooltips lead with the file's own name and id columns
+    assert [f["field"] for f in p["tooltip"]][:2] == ["名称", "编号"]
+
+
+def test_map_of_own_file_numeric_column_is_classed_and_labels_default_to_names(own_file, tmp_path):
+    from gis.cli import main
+
+    out = tmp_path / "o.html"
+    assert main(["map", str(own_file), "--column", "产值", "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    p = _payloads(page)[0]
+    assert p["kind"] == "parcels" and p["label"] == "名称"  # the name column found by default
+    idx = np.asarray(p["style"]["fill_idx"])
+    values = np.arange(24) * 10.0
+    assert np.all(np.diff(idx[np.argsort(values)]) >= 0)  # classes ordered by the value
+    legend = re.search(r'<div class="parkgis-legend".*?</div></div>', page, flags=re.S).group(0)
+    assert legend.count("parkgis-swatch") == 5 and "0.0 – " in legend
+
+
+def test_map_of_own_file_bad_column_is_one_line(own_file, tmp_path, capsys):
+    from gis.cli import main
+
+    assert main(["map", str(own_file), "--column", "nope", "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'nope'" in err and "产值" in err and err.strip().count("\n") == 0

@@ -245,7 +245,7 @@ def test_twenty_thousand_parcels_draw_fast(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from bench_maps import SPEC as BENCH_SPEC, make_parcels  # noqa: E402
 
-    from gis.webmap._cdp import ChromiumSession
+    from _cdp import ChromiumSession  # bench/_cdp.py: the DevTools client lives with its users
 
     gdf = make_parcels(20_000)
     path = save_map(render_map({"parcels": gdf}, BENCH_SPEC), tmp_path / "p.html")

@@ -82,3 +82,36 @@ def test_slope_overlay_draws_in_chromium_without_errors(tmp_path, slope_tif, run
     errors = re.search(r'id="parkgis-errors">([^<]*)<', dom)
     assert errors is None or errors.group(1).strip() == "", errors.group(1)
     assert '<img class="leaflet-image-layer' in dom and 'data-drawn="1"' in dom
+
+
+@pytest.mark.parametrize("dtype,nodata,values,style", [
+    ("uint8", 0, (1, 255), "hillshade"),       # parkgis' own hillshade
+    ("int16", -32768, (1500, 2100), "terrain"),  # an SRTM-like DEM
+    ("int32", -9999, (1500, 2100), "terrain"),
+])
+def test_integer_rasters_draw(tmp_path, run_cli, dtype, nodata, values, style):
+    """Integer grids with a nodata value (masked cells) are drawn, nodata transparent, values coloured."""
+    lo, hi = values
+    grid = np.linspace(lo, hi, 40 * 50).reshape(40, 50).astype(dtype)
+    grid[:4, :4] = nodata
+    tif = tmp_path / f"{dtype}.tif"
+    with rasterio.open(tif, "w", driver="GTiff", height=40, width=50, count=1, dtype=dtype, crs="EPSG:4544",
+                       transform=from_origin(480_000, 4_050_000, 20, 20), nodata=nodata) as dst:
+        dst.write(grid, 1)
+    src = tmp_path / "p.geojson"
+    write_layer(gpd.GeoDataFrame({"parcel_id": ["A"]}, geometry=[shapely.box(480_100, 4_049_500, 480_600, 4_049_900)],
+                                 crs=4544), src)
+    out = tmp_path / "m.html"
+    code, _, err = run_cli("map", src, "--out", out, "--offline", "--raster", tif, "--raster-style", style)
+    assert code == 0, err
+    from io import BytesIO
+
+    from PIL import Image
+
+    page = out.read_text(encoding="utf-8")
+    data = base64.b64decode(re.search(r"imageOverlay\(\s*\"data:image/png;base64,([A-Za-z0-9+/=]+)", page).group(1))
+    rgba = np.asarray(Image.open(BytesIO(data)).convert("RGBA"))
+    assert rgba[0, 0, 3] == 0  # the nodata corner is transparent
+    opaque = rgba[rgba[..., 3] == 255][:, :3]
+    assert len(opaque) > 0.9 * rgba.shape[0] * rgba.shape[1]  # everything else is drawn
+    assert len(np.unique(opaque.reshape(-1, 3), axis=0)) > 10  # in a range of colours, not one flat fill

@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .png import _require, chromium_args
+from gis.webmap.png import _require, chromium_args
 
 __all__ = ["ChromiumSession"]
 
