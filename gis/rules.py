@@ -547,6 +547,7 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
     if n_no_value:
         findings.append(table_finding(
             kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n_no_value), source=rule.source,
+            level="all", group="(all)",
             reason_zh=f"无可用阈值（{why}），{n_no_value} 宗地记为 n/a：{rule.name_zh}",
             reason_en=f"no threshold: {why}; {n_no_value} parcels marked n/a for {rule.name_en}"))
     return verdict, concat_findings(findings, sort=False)
