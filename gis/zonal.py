@@ -203,6 +203,9 @@ def _measure(raster_path, zones, *, stats, band, where, crs):
     with raster_env(), open_raster(raster_path) as ds:
         rcrs = raster_crs(ds, crs=crs)
         b = choose_band(ds, band)
+        if ds.transform.b != 0 or ds.transform.d != 0 or ds.transform.e > 0:
+            raise InputError(f"{name} is a rotated or south-up grid: warp it to a north-up grid first "
+                             "(gis.raster.reproject to its own CRS)")
         units = ds.tags().get("units")
         if units and where is not None:
             log.info("%s holds %s: the condition %r is read in those units", name, units, where)

@@ -192,3 +192,14 @@ def test_cli_zonal_xlsx_has_zones_and_findings_sheets(run_cli, tmp_path, grid, z
     assert list(sheets)[:2] == ["zones", "findings"]
     assert sheets["zones"]["id"].tolist() == zones["id"].tolist()
     assert "outside_raster" in set(sheets["findings"]["check"])
+
+
+def test_a_rotated_grid_is_refused_in_one_line(tmp_path, zones):
+    from affine import Affine
+
+    from gis.errors import InputError
+
+    t = Affine(10, 2, X0, 2, -10, Y0)
+    path = write_tif(tmp_path / "rot.tif", np.ones((10, 10)), transform=t)
+    with pytest.raises(InputError, match="rotated or south-up grid"):
+        Z.zonal_table(path, zones.iloc[:1])
