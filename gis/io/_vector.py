@@ -101,6 +101,7 @@ def read_ogr(path: Path, *, layer: str | None = None, encoding: str | None = Non
         return frame, geoms, crs, findings, notices
     finally:
         if cleanup is not None:
+            pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": None})  # GDAL's setting is process-wide
             shutil.rmtree(cleanup, ignore_errors=True)
 
 
@@ -115,7 +116,7 @@ def _shapefile_parts(path: Path, notices: list[str]):
     for p in stem_files.values():
         shutil.copy2(p, tmp / p.name)
     notices.append(f"{path.name} has no .shx index beside it: it was rebuilt from the .shp (in a temporary copy)")
-    pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
+    pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})  # reset by read_ogr when done
     return tmp / path.name, tmp
 
 
