@@ -111,9 +111,15 @@ def raster_crs(ds, *, what: str | None = None, crs=None) -> CRS:
             log.warning("%s has its own CRS (%s): %s is not assigned to it", name,
                         CRS.from_wkt(own.to_wkt()).to_string(), given.to_string())
     if own is None:
-        raise CRSError(
-            f"{name} has no CRS: assign one (EPSG:4544 is CGCS2000 Gauss–Krüger 105°E, EPSG:4490 CGCS2000 "
-            "longitude/latitude)", setting="crs", suggestion="EPSG:4544")
+        from .crs import guess_crs_from_bounds
+
+        hint = guess_crs_from_bounds(tuple(ds.bounds))
+        one = hint is not None and hint.count("EPSG:") == 1 and not hint.startswith("longitude/latitude")
+        code = hint.split("EPSG:", 1)[1].split()[0].rstrip("),") if one else None
+        looks = (f"its coordinates look like {hint}" if hint else
+                 "its coordinates fit no usual system (EPSG:4544 is CGCS2000 Gauss–Krüger 105°E, EPSG:4490 CGCS2000 "
+                 "longitude/latitude)")
+        raise CRSError(f"{name} has no CRS; {looks}", setting="crs", suggestion=f"EPSG:{code}" if code else None)
     return CRS.from_wkt(own.to_wkt())
 
 
