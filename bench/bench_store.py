@@ -18,6 +18,7 @@ parkgis steps run in this process (imports warm), ogr2ogr as a child process. Wi
 throwaway cluster is started as the tests do (tests/_pg.py) with fsync off; give ``--url`` for a real server.
 
 Usage:  python bench/bench_store.py                 (100 000 parcels)
+        python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
         python bench/bench_store.py --n 1000000     (the issue's size)
         python bench/bench_store.py --n 20000       (a quick smoke run)
 """
@@ -44,10 +45,17 @@ def _module(name: str, path: Path):
     return mod
 
 
+REPEAT = 1
+
+
 def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+    """Best wall time of REPEAT runs of ``fn`` (the machine may be shared), and the last result."""
+    best, out = float("inf"), None
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
 
 
 def ogr(*args) -> None:
@@ -62,7 +70,10 @@ def main() -> int:
     ap.add_argument("--url", default=None, help="postgresql:// URL of a database to use (default: a throwaway cluster)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--skip-audit", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="best of this many runs of every step (a busy machine)")
     args = ap.parse_args()
+    global REPEAT
+    REPEAT = max(1, args.repeat)
     if not shutil.which("ogr2ogr"):
         raise SystemExit("ogr2ogr not found: apt-get install gdal-bin")
 
@@ -106,22 +117,29 @@ def main() -> int:
 
     def row(what, ours, anchor, target):
         rows.append((what, ours, anchor, ours / anchor if anchor else float("nan"), target))
-        print(f"  {what:<52} parkgis {ours:7.2f} s   anchor {anchor:7.2f} s   ratio {ours / anchor:5.2f}   target ≤ {target}",
+        print(f"  {what:<55} parkgis {ours:7.2f} s   anchor {anchor:7.2f} s   ratio {ours / anchor:5.2f}   target ≤ {target}",
               flush=True)
 
     # ---------------------------------------------------------------- load
     t_ogr_load, _ = timed(lambda: ogr("-f", "PostgreSQL", pg_dsn, gpkg, "parcels", "-nln", "ogr_parcels",
                                       "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST",
                                       "-overwrite", "--config", "PG_USE_COPY", "YES"))
-    t_plain, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="plain_parcels"))
-    t_store, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="parcels"))
+    t_plain, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="plain_parcels", overwrite=True))
+    def load_store():
+        with psycopg.connect(conninfo, autocommit=True) as conn:  # each run is a first load
+            conn.execute("TRUNCATE parcels, history")
+        return write_source(read_layer(gpkg), url, layer="parcels")
+
+    t_store, _ = timed(load_store)
+    t_reload, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="parcels", overwrite=True))
     print("load GeoPackage → PostGIS:")
     row("plain table (read_layer + write_source)", t_plain, t_ogr_load, 1.5)
     row("store parcels (+ validate, measure, history, RLS)", t_store, t_ogr_load, 1.5)
+    row("store parcels again, unchanged (matched by parcel_id)", t_reload, t_ogr_load, "-")
 
     # ---------------------------------------------------------------- read back
     out_ogr, out_ours = work / "back_ogr.gpkg", work / "back_parkgis.gpkg"
-    t_ogr_read, _ = timed(lambda: ogr("-f", "GPKG", out_ogr, pg_dsn, "ogr_parcels", "-nln", "parcels"))
+    t_ogr_read, _ = timed(lambda: ogr("-f", "GPKG", "-overwrite", out_ogr, pg_dsn, "ogr_parcels", "-nln", "parcels"))
     t_ours_read, _ = timed(lambda: write_layer(read_source(url, layer="parcels"), out_ours, overwrite=True, layer="parcels"))
     t_mem_ours, back = timed(lambda: read_source(url, layer="parcels"))
     def read_postgis():
@@ -150,9 +168,9 @@ def main() -> int:
         row("audit from postgresql:// vs from GeoParquet", t_audit_pg, t_audit_pq, 1.3)
 
     print("\nsummary (seconds):")
-    print(f"  {'step':<52} {'parkgis':>8} {'anchor':>8} {'ratio':>6} {'target':>7}")
+    print(f"  {'step (best of ' + str(REPEAT) + ')':<55} {'parkgis':>8} {'anchor':>8} {'ratio':>6} {'target':>7}")
     for what, ours, anchor, ratio, target in rows:
-        print(f"  {what:<52} {ours:8.2f} {anchor:8.2f} {ratio:6.2f} {'≤ ' + str(target):>7}")
+        print(f"  {what:<55} {ours:8.2f} {anchor:8.2f} {ratio:6.2f} {'≤ ' + str(target):>7}")
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

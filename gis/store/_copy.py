@@ -1,8 +1,8 @@
 """Bulk moves between frames and PostgreSQL: ``COPY`` streams written and parsed by Arrow, geometry as WKB.
 
 Both directions are vectorised C: Arrow writes and parses the CSV form of ``COPY`` (quoted text, so an
-empty string and a NULL stay apart), and geometry travels as hexadecimal EWKB, which is PostGIS' own
-text form of a geometry, converted by shapely in one call. No Python loop runs per row.
+empty string and a NULL stay apart), and geometry travels as hexadecimal WKB, which PostGIS reads as
+the text form of a geometry, converted by shapely in one call. No Python loop runs per row.
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ def _as_text(series: pd.Series) -> pa.Array:
     return pa.array(out, type=pa.string())
 
 
-def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=None, srid: int | None = None,
+def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=None,
                    geometry_name: str = "geom") -> pa.Table:
-    """An Arrow table of ``columns`` (name -> PostgreSQL type) from ``frame``, plus hex EWKB geometry."""
+    """An Arrow table of ``columns`` (name -> PostgreSQL type) from ``frame``, plus hex WKB geometry.
+
+    The geometry goes without an SRID: the column it is copied into must be typed with one.
+    """
     arrays, names = [], []
     for name, kind in columns.items():
         s = frame[name]
@@ -78,9 +81,8 @@ def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=Non
         arrays.append(arr)
         names.append(name)
     if geometry is not None:
-        geoms = np.asarray(geometry, dtype=object)
-        hexes = shapely.to_wkb(shapely.set_srid(geoms, int(srid or 0)), hex=True, flavor="extended",
-                               include_srid=bool(srid))
+        # plain WKB: the target column's type carries the SRID, and PostGIS gives it to geometry without one
+        hexes = shapely.to_wkb(np.asarray(geometry, dtype=object), hex=True)
         arrays.append(pa.array(hexes, type=pa.string()))
         names.append(geometry_name)
     return pa.Table.from_arrays(arrays, names=names)

@@ -118,12 +118,19 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
         existing = [n for n, _, _ in table_columns(conn, oid)]
         data_cols = [c for c in existing if c not in _INTERNAL]
         sent = [*plain.columns, "geom"]
-        rows = frame_to_arrow(plain, types, geometry=geoms, srid=srid)
+        rows = frame_to_arrow(plain, types, geometry=geoms)
         if not has_rows:  # a first load: straight into the table (its triggers see the COPY as one INSERT)
+            # indexes that are no constraint are built once after the rows are in, not row by row
+            rebuild = conn.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                                   "WHERE i.indrelid = %s AND NOT i.indisunique AND NOT i.indisprimary", [oid]).fetchall()
+            for name, _ in rebuild:  # names and definitions as the server quotes them (regclass, pg_get_indexdef)
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
             now = conn.execute("SELECT now()::text").fetchone()[0]
             rows = rows.append_column("measured_at", pa.array([now] * rows.num_rows, type=pa.string()))
             copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                 t, sql.SQL(", ").join(sql.Identifier(c) for c in [*sent, "measured_at"])), rows)
+            for _, definition in rebuild:
+                conn.execute(sql.SQL(definition))
             _before_swap(conn, f"{schema}.{table}")
             log.info("%s: %s: %d inserted", red, table, rows.num_rows)
             return len(plain)

@@ -164,7 +164,6 @@ def _to_geoframe(df, srids, crs, red, what):
         found = to_crs(STORE_SRID)
     else:
         raise CRSError(f"{red}: {what} has no SRID; give the CRS of its coordinates")
-    geoms = shapely.set_srid(geoms, 0) if len(geoms) else geoms
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=found, name=name), crs=found)
 
 
@@ -257,7 +256,7 @@ def _write_plain(conn, target, frame, *, overwrite: bool, store_srid: int | None
     defs = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in plain.columns]
     if geoms is not None:
         defs.append(sql.SQL("geom geometry({}, {})").format(sql.SQL(_geometry_type(geoms)), sql.Literal(int(srid))))
-    arrow = frame_to_arrow(plain, types, geometry=geoms, srid=srid)
+    arrow = frame_to_arrow(plain, types, geometry=geoms)
     with conn.transaction():
         if schema != "public":
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

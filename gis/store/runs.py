@@ -57,7 +57,7 @@ def _geoms_4490(parcels) -> np.ndarray:
     ok = ~shapely.is_missing(out)
     hexes = np.full(len(arr), None, dtype=object)
     if ok.any():
-        hexes[ok] = shapely.to_wkb(shapely.set_srid(out[ok], STORE_SRID), hex=True, flavor="extended", include_srid=True)
+        hexes[ok] = shapely.to_wkb(out[ok], hex=True)  # the column's type gives it SRID 4490
     return hexes
 
 
