@@ -184,6 +184,8 @@ def test_store_parcels_keep_parkgis_area_and_read_back_in_4490(store):
     reference = np.array([geod_area_mu(g) for g in frame.to_crs(4490).geometry])  # independent: pyproj geodesic
     np.testing.assert_allclose(back.loc[frame["parcel_id"], "area_mu"].to_numpy(), reference, rtol=1e-6)
     assert "fid" not in back.columns and "measured_at" not in back.columns
+    when = read_source(store + "&sql=SELECT parcel_id, measured_at, geom FROM parcels")["measured_at"]
+    assert isinstance(when.dtype, pd.DatetimeTZDtype) and when.notna().all()
 
 
 def test_store_refuses_duplicate_ids_invalid_geometry_and_rows_without_a_park(store):

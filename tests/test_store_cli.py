@@ -63,6 +63,11 @@ def test_team_workflow_on_the_command_line(pg, run_cli, tmp_path):
         conn.execute("UPDATE parcels SET geom = ST_Multi(ST_Buffer(geom, 0.0001, 'join=mitre')) WHERE parcel_id = 'C2'")
     code, out, _ = run_cli("db", "check", url)
     assert code == 1 and "C2" in out and "C1" not in out.split("disagree")[1]
+    code, out, _ = run_cli("db", "check", url, "--remeasure")
+    assert code == 0 and "remeasured 1 parcels" in out
+    assert run_cli("db", "check", url)[0] == 0
+    code, out, _ = run_cli("db", "history", url, "--parcel", "C2")
+    assert "geometry changed" in out and "area_mu" in out.split("geometry changed")[-1]
     code, out, _ = run_cli("db", "audit", url, "--run", "2026Q3", "--rules", "lanzhou-etdz")
     assert code == 0 and "audit run 2026Q3" in out
     code, _, err = run_cli("db", "audit", url, "--run", "2026Q3", "--rules", "lanzhou-etdz")

@@ -118,9 +118,14 @@ def history_cmd(url, parcel, zone):
 @_url_arg
 @click.option("--tolerance", type=float, default=1e-5, show_default=True,
               help="Largest relative difference between stored area_mu and PostGIS' geodesic area.")
-def check_cmd(url, tolerance):
-    """Compare each parcel's stored area_mu with ST_Area(geography); exit 1 when any disagrees."""
-    from ..store.maintain import check_areas
+@click.option("--remeasure", is_flag=True, help="Store parkgis' new measurement for the parcels that disagree.")
+def check_cmd(url, tolerance, remeasure):
+    """Compare each parcel's stored area_mu with ST_Area(geography); exit 1 when any disagrees.
+
+    A disagreement means the geometry was edited (e.g. in QGIS) after area_mu was measured;
+    --remeasure measures those parcels again and stores the result (then exit 0).
+    """
+    from ..store.maintain import check_areas, remeasure as remeasure_parcels
 
     frame = check_areas(url, tolerance=tolerance)
     bad = frame[~frame["agrees"]]
@@ -129,8 +134,12 @@ def check_cmd(url, tolerance):
                   markup=False)
     if len(bad):
         print_frame(bad[["parcel_id", "park_id", "area_mu", "postgis_area_mu", "rel_diff", "reason"]],
-                    title="stored area_mu out of step with the geometry (load the parcels again to remeasure)",
+                    title="stored area_mu out of step with the geometry" + ("" if remeasure else " (--remeasure stores new areas)"),
                     float_digits=6)
+        if remeasure:
+            n = remeasure_parcels(url, bad["parcel_id"])
+            console.print(f"remeasured {n} parcels", markup=False)
+            return
         raise Findings()
 
 

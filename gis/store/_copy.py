@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_IDENTIFIER_BYTES = 63
 _CHUNK_ROWS = 50_000
+_TIME_TYPES = ("timestamptz", "timestamp", "date")
 
 
 def pg_type(series: pd.Series) -> str:
@@ -143,6 +144,9 @@ def copy_out_frame(cursor, statement, columns: list[tuple[str, str]], *, geometr
         geoms = shapely.from_wkb(col)
         table = table.drop_columns([geometry_column])
     df = table.to_pandas()
+    for name, typname in columns:
+        if typname in _TIME_TYPES and name in df.columns:
+            df[name] = pd.to_datetime(df[name], utc=typname == "timestamptz", format="ISO8601")
     if geoms is not None:
         df["__geometry__"] = geoms
     return df

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..area import area_m2
 from ..units import MU_M2
 from .schema import MANAGED, require_store, schema_of
 from .url import connect
 
-__all__ = ["history", "check_areas", "AREA_TOLERANCE"]
+__all__ = ["history", "check_areas", "remeasure", "AREA_TOLERANCE"]
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +88,37 @@ def check_areas(url, *, tolerance: float = AREA_TOLERANCE) -> pd.DataFrame:
                                np.where(frame["agrees"], "", "geometry changed since area_mu was measured"))
     log.info("checked %d parcels: %d disagree above %g", len(frame), int((~frame["agrees"]).sum()), tolerance)
     return frame
+
+
+def remeasure(url, parcel_ids) -> int:
+    """Measure the geometry of ``parcel_ids`` again (parkgis' ellipsoidal area) and store it as area_mu.
+
+    For parcels whose geometry was edited elsewhere (QGIS) since they were written; the geometry is
+    left as it is. Returns the number of parcels updated (each update is in the history).
+    """
+    from psycopg import sql
+
+    import geopandas as gpd
+    import pyarrow as pa
+    import shapely
+
+    from ._copy import copy_in
+
+    ids = [str(p) for p in parcel_ids]
+    if not ids:
+        return 0
+    with connect(url) as (conn, target):
+        info = require_store(conn, target)
+        t = sql.Identifier(schema_of(target), "parcels")
+        with conn.transaction():
+            rows = conn.execute(sql.SQL("SELECT fid, ST_AsBinary(geom) FROM {} WHERE parcel_id = ANY(%s) FOR UPDATE").format(t),
+                                [ids]).fetchall()
+            geoms = gpd.GeoSeries(shapely.from_wkb([bytes(g) for _, g in rows]), crs=f"EPSG:{info.get('srid', 4490)}")
+            mu = area_m2(geoms).to_numpy() / MU_M2
+            conn.execute("CREATE TEMP TABLE parkgis_remeasure (fid bigint, area_mu double precision) ON COMMIT DROP")
+            copy_in(conn.cursor(), sql.SQL("COPY parkgis_remeasure (fid, area_mu) FROM STDIN (FORMAT csv)"),
+                    pa.table({"fid": pa.array([f for f, _ in rows], type=pa.int64()), "area_mu": pa.array(mu)}))
+            n = conn.execute(sql.SQL("UPDATE {} p SET area_mu = r.area_mu, measured_at = now() FROM parkgis_remeasure r "
+                                     "WHERE p.fid = r.fid").format(t)).rowcount
+    log.info("remeasured %d parcels", n)
+    return n
