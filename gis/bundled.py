@@ -58,8 +58,15 @@ def read_bundled(name: str):
     return read_layer(bundled_layer_path(name))
 
 
-def resolve_layer(value) -> Path:
-    """A file path as given, or the path of a bundled layer when ``value`` names one and no such file exists."""
+def resolve_layer(value):
+    """A file path as given, or the path of a bundled layer when ``value`` names one and no such file exists.
+
+    A URL (``postgresql://…``) is returned unchanged, as text: it is a source, not a path.
+    """
+    from .io import is_url
+
+    if is_url(value):
+        return str(value)
     path = Path(value)
     if path.exists():
         return path
