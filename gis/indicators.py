@@ -26,7 +26,8 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "zone_indicators", "zone_indicator_notes"]
+__all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "zone_indicators", "zone_indicator_notes",
+           "group_indicators"]
 
 log = logging.getLogger(__name__)
 
@@ -139,45 +140,66 @@ def _zone_table(frame: pd.DataFrame, zones, *, zone_id: str = "id") -> pd.DataFr
         pos = pd.Index(keys.to_numpy()).get_indexer(frame["zone_id"].astype("object").where(frame["zone_id"].notna(), None))
     else:
         pos = np.full(len(frame), -1)
-    inzone = pos >= 0
-    codes = np.where(inzone, pos, 0)
+    out["n_parcels"] = np.bincount(pos[pos >= 0], minlength=n_groups)
+    values, notes = group_indicators(frame, pos, n_groups, zone_area_m2=zone_area)
+    for name, v in values.items():
+        out[name] = v
+    out.attrs["notes"] = notes
+    out.index = zones.index if zones is not None else out.index
+    n_out = int((pos < 0).sum())
+    if n_out:
+        log.info("%d parcels are in no zone of the layer: left out of the zone indicators", n_out)
+    return out
+
+
+def group_indicators(frame: pd.DataFrame, codes, n_groups: int, *, zone_area_m2=None, min_area_m2: float = 1.0):
+    """Every registry zone indicator for groups of parcels: ``(values by name, notes frame)``.
+
+    ``codes`` gives each parcel's group (0 … n_groups − 1; −1 = in no group); ``zone_area_m2`` each
+    group's total land (None when unknown: 土地开发率 then lacks it). ``frame`` is a prepared parcel
+    frame (measured ``area_m2``, normalised ``status``, ``is_industrial``).
+    """
+    reg = load_registry()["zone_indicators"]
+    codes = np.asarray(codes, dtype=np.int64)
+    inzone = codes >= 0
+    cz = np.where(inzone, codes, 0)
     area = frame["area_m2"].to_numpy(dtype="float64")
-    usable = np.isfinite(area) & (area >= 1.0)
-    out["n_parcels"] = np.bincount(codes[inzone], minlength=n_groups)
-    notes = []
+    usable = np.isfinite(area) & (area >= min_area_m2)
+    values, notes = {}, []
     for name, rec in reg.items():
         num_spec, den_spec = rec["numerator"], rec["denominator"]
         num_v, num_m, lack = _side(frame, num_spec, usable)
         if den_spec["sum"] == "zone_area_m2":
             den_v = den_m = None
-            if zone_area is None:
-                lack = [*lack, "a zones layer (each zone's total area)"]
+            if zone_area_m2 is None:
+                lack = [*lack, "zone_area"]
         else:
             den_v, den_m, lack2 = _side(frame, den_spec, usable)
             lack = [*lack, *lack2]
         if lack:
-            out[name] = np.nan
+            values[name] = np.full(n_groups, np.nan)
         else:
             nm = inzone & num_m
-            num = np.bincount(codes[nm], weights=num_v[nm], minlength=n_groups)
+            num = np.bincount(cz[nm], weights=num_v[nm], minlength=n_groups)
             if den_v is None:
-                den = zone_area
+                den = np.asarray(zone_area_m2, dtype="float64")
             else:
                 dm = inzone & den_m
                 if num_spec["sum"] not in _AREA:  # a reported figure: only parcels that report it count below the line
                     dm &= np.isfinite(num_v)
-                den = np.bincount(codes[dm], weights=den_v[dm], minlength=n_groups)
+                den = np.bincount(cz[dm], weights=den_v[dm], minlength=n_groups)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0) * float(rec.get("factor", 1)), np.nan)
+                values[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0) * float(rec.get("factor", 1)), np.nan)
+        lack = list(dict.fromkeys(lack))
         notes.append({"indicator": name, "name_zh": rec["name_zh"], "name_en": rec["name_en"], "unit": rec["unit"],
-                      "computed": not lack, "lacking": ", ".join(dict.fromkeys(lack)),
+                      "reported": bool(rec.get("reported", True)), "computed": not lack,
+                      "lacking": ", ".join(_LACK_WORDS.get(c, f"the data has no {c} column") for c in lack),
                       "note": rec.get("note", ""), "source": rec["source"]})
-    out.index = zones.index if zones is not None else out.index
-    out.attrs["notes"] = pd.DataFrame(notes)
-    n_out = int((~inzone).sum())
-    if n_out:
-        log.info("%d parcels are in no zone of the layer: left out of the zone indicators", n_out)
-    return out
+    return values, pd.DataFrame(notes)
+
+
+_LACK_WORDS = {"zone_area": "each zone's total land (开发区土地总面积, from a zones layer) beside the land that has reached "
+                            "supply conditions (已达到供地条件), which a parcel layer does not hold"}
 
 
 def zone_indicator_notes(table: pd.DataFrame) -> pd.DataFrame:

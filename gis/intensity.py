@@ -23,12 +23,11 @@ import pandas as pd
 
 from .area import area_m2 as _measure
 from .findings import concat_findings, row_findings
-from .indicators import metric_table
-from .parcels import SUPPLIED_STATUSES
+from .indicators import group_indicators, metric_table
 from .units import HA_M2, MU_M2
 
 __all__ = [
-    "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT", "INDICATORS",
+    "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT",
     "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes",
 ]
 
@@ -172,29 +171,6 @@ def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None
     return pd.DataFrame(out, index=groups)
 
 
-INDICATORS = [
-    # column, 中文, English, formula, unit
-    ("land_development_rate", "土地开发率", "land development rate",
-     "已达到供地条件的土地面积 ÷ 开发区土地总面积", "ratio"),
-    ("land_supply_rate", "土地供应率", "land supply rate",
-     "已供应国有建设用地面积 ÷ 已达到供地条件的土地面积 (here: supplied/under construction/built/idle ÷ all parcels)", "ratio"),
-    ("land_built_rate", "土地建成率", "land built-up rate", "已建成城镇建设用地面积 ÷ 已供应国有建设用地面积", "ratio"),
-    ("industrial_land_rate", "工业用地率", "industrial land rate", "已建成工业用地面积 ÷ 已建成城镇建设用地面积", "ratio"),
-    ("composite_far", "综合容积率", "composite floor-area ratio", "Σ 总建筑面积 ÷ Σ 已建成城镇建设用地面积", "ratio"),
-    ("building_density", "建筑密度", "building density",
-     "Σ 建筑基底面积 ÷ Σ 已建成城镇建设用地面积 (footprint_m2 includes structures and yards: an upper bound)", "ratio"),
-    ("industrial_far", "工业用地综合容积率", "industrial composite floor-area ratio", "Σ 工业用地总建筑面积 ÷ Σ 已建成工业用地面积", "ratio"),
-    ("industrial_investment_intensity_wan_per_mu", "工业用地固定资产投入强度", "industrial fixed-investment intensity",
-     "Σ 工业用地固定资产投资 ÷ Σ 已建成工业用地面积", "万元/亩"),
-    ("industrial_investment_intensity_wan_per_ha", "工业用地固定资产投入强度", "industrial fixed-investment intensity",
-     "Σ 工业用地固定资产投资 ÷ Σ 已建成工业用地面积", "万元/公顷"),
-    ("industrial_tax_wan_per_mu", "工业用地地均税收", "industrial tax per mu", "Σ 工业企业税收 ÷ Σ 已建成工业用地面积", "万元/亩"),
-    ("industrial_tax_wan_per_ha", "工业用地地均税收", "industrial tax per hectare", "Σ 工业企业税收 ÷ Σ 已建成工业用地面积", "万元/公顷"),
-    ("composite_tax_wan_per_mu", "综合地均税收", "tax per mu of built land", "Σ 税收 ÷ Σ 已建成城镇建设用地面积", "万元/亩"),
-    ("composite_tax_wan_per_ha", "综合地均税收", "tax per hectare of built land", "Σ 税收 ÷ Σ 已建成城镇建设用地面积", "万元/公顷"),
-]
-
-
 def _status_mask(frame, statuses):
     if "status" not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
@@ -212,8 +188,6 @@ def _level_summary(frame: pd.DataFrame, level: str | None, *, min_area_m2: float
     n = len(groups)
     usable = _usable_area_m2(frame, min_area_m2)
     mu = usable / MU_M2
-    built = _status_mask(frame, ("built",))
-    supplied = _status_mask(frame, SUPPLIED_STATUSES)
     ind = _industrial_mask(frame)
     cols = {"n_parcels": np.bincount(codes, minlength=n), "area_mu": _sum(codes, mu, n)}
     if "declared_area_mu" in frame.columns:
@@ -231,39 +205,9 @@ def _level_summary(frame: pd.DataFrame, level: str | None, *, min_area_m2: float
         "building_coverage", "green_ratio", "admin_share"])
     out = out.join(agg.drop(columns="n_parcels"))
 
-    # development-zone intensive-use indicators (开发区土地集约利用评价)
-    all_mu = _sum(codes, mu, n)
-    supplied_mu = _sum(codes, mu, n, supplied)
-    built_mu = _sum(codes, mu, n, built)
-    ind_built_mu = _sum(codes, mu, n, built & ind)
-    out["land_development_rate"] = np.nan
-    if "status" in frame.columns:
-        out["land_supply_rate"] = safe_ratio(supplied_mu, all_mu)
-        out["land_built_rate"] = safe_ratio(built_mu, supplied_mu)
-        out["industrial_land_rate"] = safe_ratio(ind_built_mu, built_mu)
-    else:
-        for c in ("land_supply_rate", "land_built_rate", "industrial_land_rate"):
-            out[c] = np.nan
-    ratio_specs = {
-        "composite_far": ("floor_area_m2", built, "area_m2"),
-        "building_density": ("footprint_m2", built, "area_m2"),
-        "industrial_far": ("floor_area_m2", built & ind, "area_m2"),
-        "industrial_investment_intensity_wan_per_mu": ("investment_wan", built & ind, "mu"),
-        "industrial_tax_wan_per_mu": ("tax_wan", built & ind, "mu"),
-        "composite_tax_wan_per_mu": ("tax_wan", built, "mu"),
-    }
-    for name, (num_col, mask, unit) in ratio_specs.items():
-        if num_col not in frame.columns or "status" not in frame.columns:
-            out[name] = np.nan
-            continue
-        num = frame[num_col].to_numpy(dtype="float64")
-        both = mask & np.isfinite(num) & np.isfinite(usable)
-        den = usable if unit == "area_m2" else mu
-        out[name] = safe_ratio(_sum(codes, num, n, both), _sum(codes, den, n, both))
-    out["industrial_investment_intensity_wan_per_ha"] = out["industrial_investment_intensity_wan_per_mu"] * 15.0
-    out["industrial_tax_wan_per_ha"] = out["industrial_tax_wan_per_mu"] * 15.0
-    out["composite_tax_wan_per_ha"] = out["composite_tax_wan_per_mu"] * 15.0
-    return out
+    # development-zone intensive-use indicators (开发区土地集约利用评价), from the registry
+    values, _notes = group_indicators(frame, codes, n, min_area_m2=min_area_m2)
+    return pd.concat([out, pd.DataFrame(values, index=out.index)], axis=1)
 
 
 def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
@@ -290,29 +234,10 @@ def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
 
 
 def indicator_notes(frame: pd.DataFrame) -> pd.DataFrame:
-    """The development-zone indicators: formula, unit, and whether and why not they were computed."""
-    have = set(frame.columns)
-    needs = {
-        "land_development_rate": None,
-        "land_supply_rate": ["status"], "land_built_rate": ["status"], "industrial_land_rate": ["status", "land_use"],
-        "composite_far": ["status", "floor_area_m2"], "building_density": ["status", "footprint_m2"],
-        "industrial_far": ["status", "land_use", "floor_area_m2"],
-        "industrial_investment_intensity_wan_per_mu": ["status", "land_use", "investment_wan"],
-        "industrial_investment_intensity_wan_per_ha": ["status", "land_use", "investment_wan"],
-        "industrial_tax_wan_per_mu": ["status", "land_use", "tax_wan"],
-        "industrial_tax_wan_per_ha": ["status", "land_use", "tax_wan"],
-        "composite_tax_wan_per_mu": ["status", "tax_wan"], "composite_tax_wan_per_ha": ["status", "tax_wan"],
-    }
-    rows = []
-    for col, zh, en, formula, unit in INDICATORS:
-        need = needs[col]
-        if need is None:
-            computed, why = False, ("needs the area that has reached supply conditions (已达到供地条件) and the zone's total "
-                                    "land, which a parcel layer does not hold")
-        else:
-            lacking = [c for c in need if c not in have]
-            computed = not lacking
-            why = "" if computed else f"the data has no {', '.join(lacking)} column"
-        rows.append({"column": col, "indicator_zh": zh, "indicator_en": en, "formula": formula, "unit": unit,
-                     "computed": computed, "why_not": why})
-    return pd.DataFrame(rows)
+    """The development-zone indicators of the registry: formula (source), unit, and whether and why
+    not they were computed from this frame (without a zones layer 土地开发率 lacks the zones' land)."""
+    _values, notes = group_indicators(frame.iloc[:0], np.zeros(0, dtype=np.int64), 0)
+    have = group_indicators(frame, np.zeros(len(frame), dtype=np.int64), 1)[1]
+    return pd.DataFrame({"column": notes["indicator"], "indicator_zh": notes["name_zh"], "indicator_en": notes["name_en"],
+                         "formula": notes["source"], "unit": notes["unit"], "reported": notes["reported"],
+                         "computed": have["computed"], "why_not": have["lacking"]})

@@ -17,7 +17,7 @@ GK = "EPSG:4544"
 X0, Y0 = 380_000.0, 4_040_000.0
 
 SET = ["land_development_rate", "land_supply_rate", "land_built_rate", "industrial_land_rate", "composite_far",
-       "building_density", "industrial_far", "industrial_building_coverage", "industrial_investment_wan_per_ha",
+       "building_density", "industrial_far", "industrial_building_coverage", "industrial_investment_intensity_wan_per_ha",
        "industrial_tax_wan_per_ha"]
 
 
@@ -60,7 +60,7 @@ def test_indicators_per_zone_by_hand(layers):
     assert z1["building_density"] == pytest.approx(42000.0 / built1)
     assert z1["industrial_far"] == pytest.approx(50000.0 / ind_built1)
     assert z1["industrial_building_coverage"] == pytest.approx(32000.0 / ind_built1)
-    assert z1["industrial_investment_wan_per_ha"] == pytest.approx(13000.0 / (ind_built1 / 10_000))
+    assert z1["industrial_investment_intensity_wan_per_ha"] == pytest.approx(13000.0 / (ind_built1 / 10_000))
     assert z1["industrial_tax_wan_per_ha"] == pytest.approx(900.0 / (ind_built1 / 10_000))
     z2 = t.iloc[1]
     assert np.isnan(z2["industrial_tax_wan_per_ha"])  # its one built industrial parcel reports no tax: not 0
