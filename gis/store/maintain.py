@@ -113,7 +113,7 @@ def remeasure(url, parcel_ids) -> int:
         with conn.transaction():
             rows = conn.execute(sql.SQL("SELECT fid, ST_AsBinary(geom) FROM {} WHERE parcel_id = ANY(%s) FOR UPDATE").format(t),
                                 [ids]).fetchall()
-            geoms = gpd.GeoSeries(shapely.from_wkb([bytes(g) for _, g in rows]), crs=f"EPSG:{info.get('srid', 4490)}")
+            geoms = gpd.GeoSeries(shapely.from_wkb(np.array([bytes(g) for _, g in rows], dtype=object)), crs=f"EPSG:{info.get('srid', 4490)}")
             mu = area_m2(geoms).to_numpy() / MU_M2
             conn.execute("CREATE TEMP TABLE parkgis_remeasure (fid bigint, area_mu double precision) ON COMMIT DROP")
             copy_in(conn.cursor(), sql.SQL("COPY parkgis_remeasure (fid, area_mu) FROM STDIN (FORMAT csv)"),

@@ -17,7 +17,7 @@ import pyarrow as pa
 import shapely
 
 from ..errors import InputError, OutputExistsError
-from ._copy import copy_in
+from ._copy import copy_in, wkb_hex
 from .schema import STORE_SRID, require_store, schema_of
 from .url import connect
 
@@ -54,11 +54,7 @@ def _geoms_4490(parcels) -> np.ndarray:
     if poly.any():
         out[poly] = shapely.multipolygons(arr[poly].reshape(-1, 1))
     out[multi] = arr[multi]
-    ok = ~shapely.is_missing(out)
-    hexes = np.full(len(arr), None, dtype=object)
-    if ok.any():
-        hexes[ok] = shapely.to_wkb(out[ok], hex=True)  # the column's type gives it SRID 4490
-    return hexes
+    return wkb_hex(out)  # the column's type gives it SRID 4490
 
 
 def _column(frame, name, kind):
