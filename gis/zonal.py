@@ -411,11 +411,12 @@ def zonal_table(raster, zones, *, stats=DEFAULT_STATS, where: str | None = None,
         raise InputError(f"the zones have no field {id_field!r}; fields: "
                          f"{', '.join(map(str, zones.columns.drop(zones.geometry.name)))}")
     m, specs = _measure(raster, zones, stats=stats, band=band, where=where, crs=crs)
-    result = _stats_frame(m, zones.index)
+    positions = pd.RangeIndex(len(zones))  # put side by side by position: an index may repeat
+    result = _stats_frame(m, positions)
     geom = zones.geometry.name if hasattr(zones, "geometry") else None
-    own = pd.DataFrame(zones.drop(columns=[geom] if geom else []))
+    own = pd.DataFrame(zones.drop(columns=[geom] if geom else [])).set_axis(positions, axis=0)
     own = own.rename(columns={c: f"input_{c}" for c in own.columns if c in result.columns})
-    table = pd.concat([own, result], axis=1)
+    table = pd.concat([own, result], axis=1).set_axis(zones.index, axis=0)
     if geom is not None:
         import geopandas as gpd
 

@@ -203,3 +203,12 @@ def test_a_rotated_grid_is_refused_in_one_line(tmp_path, zones):
     path = write_tif(tmp_path / "rot.tif", np.ones((10, 10)), transform=t)
     with pytest.raises(InputError, match="rotated or south-up grid"):
         Z.zonal_table(path, zones.iloc[:1])
+
+
+def test_a_repeated_index_keeps_rows_apart(grid, zones):
+    path, _ = grid
+    twice = zones.iloc[:2].set_axis([7, 7])
+    t = Z.zonal_table(path, twice, stats="mean")
+    ref = Z.zonal_table(path, zones.iloc[:2], stats="mean")
+    assert list(t.index) == [7, 7] and t["id"].tolist() == ["a", "b"]
+    np.testing.assert_array_equal(t["mean"].to_numpy(), ref["mean"].to_numpy())
