@@ -212,3 +212,16 @@ def test_a_repeated_index_keeps_rows_apart(grid, zones):
     ref = Z.zonal_table(path, zones.iloc[:2], stats="mean")
     assert list(t.index) == [7, 7] and t["id"].tolist() == ["a", "b"]
     np.testing.assert_array_equal(t["mean"].to_numpy(), ref["mean"].to_numpy())
+
+
+def test_buildable_area_of_a_zone_off_the_raster_is_missing_with_a_finding(run_cli, tmp_path, grid, zones):
+    path, _ = grid
+    zpath = tmp_path / "z.gpkg"
+    zones.iloc[[0, 2]].drop(columns="mean").assign(grp=["g", "h"]).to_file(zpath)
+    code, _, err = run_cli("areas", zpath, "--buildable", path, "--where", "<15", "--out", tmp_path / "a.csv")
+    assert code == 0, err
+    a = pd.read_csv(tmp_path / "a.csv").set_index("id")
+    assert a.loc["a", "buildable_mu"] > 0 and np.isnan(a.loc["off", "buildable_mu"])
+    assert "outside the raster" in a.loc["off", "raster_finding"]
+    share = R.buildable_share(path, zones.iloc[[0, 2]])
+    assert np.isnan(share.iloc[1]) and 0 < share.iloc[0] <= 1
