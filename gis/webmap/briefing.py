@@ -5,7 +5,8 @@ The pack is written into a temporary folder next to ``out_dir`` and renamed into
 complete (:func:`gis.io.atomic_output`), so a failed run never leaves half a pack; an existing
 non-empty folder is replaced only with ``overwrite``; a missing parent folder is created. With
 Chromium it also holds a slide PNG of every map (1920 × 1080, print mode), and on request
-``briefing.pdf`` and ``briefing.pptx`` (:mod:`gis.webmap.slides`). A map whose processing step is not installed (the audit map before
+``briefing.pdf`` and ``briefing.pptx`` (:mod:`gis.webmap.slides`). A map that audits parcels also
+leaves its workbook (``audit.xlsx``: Chinese headers and verdicts, :mod:`gis.audit_workbook`). A map whose processing step is not installed (the audit map before
 ``gis.audit`` exists) or whose sample data is missing is left out with a logged note and listed in
 the index as not available.
 """
@@ -264,6 +265,30 @@ def _tables_for_print(made, checks, plan):
     return out
 
 
+def _audit_workbook(spec: dict, path: Path, *, lang: str = "zh") -> Path | None:
+    """The audited parcels of a spec's ``process: audit`` layer as the leadership workbook
+    (:func:`gis.audit_output.write_audit`); None when the spec audits nothing."""
+    from ..audit import audit
+    from ..audit_output import write_audit
+    from ..bundled import resolve_layer
+    from ..io import read_layer
+
+    for layer in spec["layers"]:
+        step = layer.get("process")
+        name = step if isinstance(step, str) else (step or {}).get("name")
+        if name != "audit":
+            continue
+        args = {} if isinstance(step, str) else {k: v for k, v in step.items() if k != "name"}
+        packs = args.pop("packs", ["lanzhou-etdz"])
+        zones = args.pop("zones", None)
+        parcels = read_layer(resolve_layer(layer["source"]))
+        zone_layer = read_layer(resolve_layer(zones)) if isinstance(zones, str) else None
+        result = audit(parcels, list(packs) if isinstance(packs, (list, tuple)) else [packs], zones=zone_layer, **args)
+        write_audit(result, path, lang=lang)
+        return path
+    return None
+
+
 def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | None = None, basemap: str = "none",
                    offline: bool = True, specs=BRIEFING_SPECS, date: str | None = None, pdf: bool = False,
                    pptx: bool = False, hidpi: bool = False) -> list[BriefingMap]:
@@ -329,6 +354,8 @@ def build_briefing(out_dir="briefing", *, overwrite: bool = False, png: bool | N
                 if hidpi:
                     bm.png_2x = f"{spec['id']}@2x.png"
                     map_png(m, tmp / bm.png_2x, scale=2)
+            if not (tmp / f"{spec['id']}.xlsx").exists() and _audit_workbook(spec, tmp / f"{spec['id']}.xlsx"):
+                extras.append((f"{spec['id']}.xlsx", f"审核工作簿 {bm.title_zh}"))
             log.info("briefing map %s done", map_id)
             made.append(bm)
         if pdf:

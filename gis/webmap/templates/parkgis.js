@@ -552,6 +552,14 @@
       root.setAttribute('data-drawn-ms', String(Math.round(performance.now())));
     };
     requestAnimationFrame(function () { requestAnimationFrame(done); });
+    /* panels change size when their fonts arrive: fit and place again, unless the user has moved the map */
+    var touched = false;
+    map.once('dragstart', function () { touched = true; });
+    L.DomEvent.on(map.getContainer(), 'wheel mousedown touchstart', function () { touched = true; });
+    if (document.fonts && document.fonts.ready) document.fonts.ready.then(function () {
+      if (!touched) PG.fit();
+      PG.schedulePlace();
+    });
   };
 
   /* For tests: fire a mouseover on feature i of layer k; return the text of that layer's tooltip. */
