@@ -68,38 +68,45 @@ def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataF
         return geoms, empty_findings(), notices
     if shapely.has_z(geoms[present]).any():
         notices.append(f"{name} has heights (Z): they are kept but ignored, areas are on the ellipsoid")
-    coords, owner = shapely.get_coordinates(geoms, return_index=True)
-    bad_xy = ~np.isfinite(coords).all(axis=1)
+    # Cheap screens on whole arrays first (bounds, area, length); coordinates only for suspect rows.
+    with np.errstate(invalid="ignore"):
+        bounds = shapely.bounds(geoms)  # NaN for missing/empty rows
+        suspect = present & (~np.isfinite(bounds).all(axis=1) | np.isnan(shapely.area(geoms))
+                             | np.isnan(shapely.length(geoms)))
+    suspect &= ~shapely.is_empty(geoms)
     nonfinite = np.zeros(n, dtype=bool)
-    nonfinite[owner[bad_xy]] = True
+    if suspect.any():
+        idx = np.flatnonzero(suspect)
+        coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
+        bad_xy = ~np.isfinite(coords).all(axis=1)
+        nonfinite[idx[np.unique(owner[bad_xy])]] = True
     if nonfinite.any():
         parts.append(row_findings(stub, nonfinite, kind="geometry", check="coordinates_not_finite", severity="error",
                                   reason_zh="坐标含 NaN 或无穷大，面积缺失",
                                   reason_en="coordinates are NaN or infinite: area missing"))
-    absx, absy = np.abs(coords[:, 0]), np.abs(coords[:, 1])
+    finite_rows = present & ~nonfinite & np.isfinite(bounds).all(axis=1)
+    xmin, ymin, xmax, ymax = (bounds[:, k] for k in range(4))
     out_of_range = np.zeros(n, dtype=bool)
     swapped = np.zeros(n, dtype=bool)
     geographic = crs is not None and crs.is_geographic
+    with np.errstate(invalid="ignore"):
+        big_x = np.maximum(np.abs(xmin), np.abs(xmax))
+        big_y = np.maximum(np.abs(ymin), np.abs(ymax))
     if geographic:
-        wild = ~bad_xy & ((absx > 180.0) | (absy > 90.0))
-        out_of_range[owner[wild]] = True
+        out_of_range = finite_rows & ((big_x > 180.0) | (big_y > 90.0))
         # longitude/latitude swapped: x reads as a latitude, y as a longitude beyond 90°
-        swap_xy = ~bad_xy & (absx <= 90.0) & (absy > 90.0) & (absy <= 180.0)
-        swapped[owner[swap_xy]] = True
-        finite_rows = present & ~nonfinite
-        if out_of_range[finite_rows].all() and not swapped[finite_rows].all():
-            ok = ~bad_xy
-            bounds = (coords[ok, 0].min(), coords[ok, 1].min(), coords[ok, 0].max(), coords[ok, 1].max())
-            looks = guess_crs_from_bounds(bounds) or "projected metres"
+        swapped = finite_rows & (big_x <= 90.0) & (big_y > 90.0) & (big_y <= 180.0)
+        if finite_rows.any() and out_of_range[finite_rows].all() and not swapped[finite_rows].all():
+            b = (np.nanmin(xmin[finite_rows]), np.nanmin(ymin[finite_rows]), np.nanmax(xmax[finite_rows]),
+                 np.nanmax(ymax[finite_rows]))
+            looks = guess_crs_from_bounds(b) or "projected metres"
             code = looks.rsplit("EPSG:", 1)[1].split()[0].rstrip(")") if "EPSG:" in looks else None
             raise CRSError(f"{name} says its CRS is {crs.to_string()} (degrees) but its coordinates "
-                           f"({bounds[0]:.0f}, {bounds[1]:.0f} …) are no longitudes/latitudes; they look like {looks}",
+                           f"({b[0]:.0f}, {b[1]:.0f} …) are no longitudes/latitudes; they look like {looks}",
                            setting="crs", suggestion=f"EPSG:{code}" if code else "EPSG:<code>")
     else:
-        wild = ~bad_xy & ((absx > PLAUSIBLE_PROJECTED_M) | (absy > PLAUSIBLE_PROJECTED_M))
-        out_of_range[owner[wild]] = True
-    out_of_range &= ~nonfinite
-    swapped &= ~nonfinite & out_of_range
+        out_of_range = finite_rows & ((big_x > PLAUSIBLE_PROJECTED_M) | (big_y > PLAUSIBLE_PROJECTED_M))
+    swapped &= out_of_range
     if swapped.any():
         parts.append(row_findings(stub, swapped, kind="geometry", check="lonlat_swapped", severity="error",
                                   reason_zh="纬度超过 90°：经纬度似乎颠倒（纬度, 经度），面积缺失",
@@ -128,13 +135,24 @@ def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataF
 
 
 def _short_rings(geoms, present) -> np.ndarray:
+    """Rows with a polygon ring of fewer than 4 points (GEOS accepts a closed triangle of 3)."""
     n = len(geoms)
     out = np.zeros(n, dtype=bool)
     types = shapely.get_type_id(geoms)
-    poly_rows = present & np.isin(types, (3, 6, 7))
-    if not poly_rows.any():
+    simple = present & (types == 3)
+    if simple.any():  # a polygon without holes: its ring is all its coordinates
+        idx = np.flatnonzero(simple)
+        holes = shapely.get_num_interior_rings(geoms[idx])
+        plain = holes == 0
+        out[idx[plain]] = shapely.get_num_coordinates(geoms[idx[plain]]) < 4
+        rest = np.zeros(n, dtype=bool)
+        rest[idx[~plain]] = True
+    else:
+        rest = np.zeros(n, dtype=bool)
+    rest |= present & np.isin(types, (6, 7))
+    if not rest.any():
         return out
-    idx = np.flatnonzero(poly_rows)
+    idx = np.flatnonzero(rest)
     parts, owner = shapely.get_parts(geoms[idx], return_index=True)
     is_poly = shapely.get_type_id(parts) == 3
     parts, owner = parts[is_poly], owner[is_poly]
