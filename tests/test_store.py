@@ -289,6 +289,11 @@ def test_editor_changes_only_its_park_and_reader_changes_nothing(store, pg):
             conn.execute("UPDATE parcels SET park_id = 'park.b' WHERE parcel_id = 'P001'")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO audit_runs (run_id, n_parcels, n_findings) VALUES ('x', 0, 0)")
+        new = "SELECT %s, %s, geom FROM parcels WHERE parcel_id = 'P001'"
+        conn.execute("INSERT INTO parcels (parcel_id, park_id, geom) " + new, ["A9", "park.a"])  # its own park: fine
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # a parcel for park B: refused
+            conn.execute("INSERT INTO parcels (parcel_id, park_id, geom) " + new, ["B9", "park.b"])
+        assert conn.execute("DELETE FROM parcels WHERE parcel_id IN ('A9', 'P002')").rowcount == 1  # A9 only
         status = dict(conn.execute("SELECT parcel_id, status FROM parcels").fetchall())
     assert status == {"P001": "idle", "P002": "built", "P003": "built", "P004": "built"}
     with _as(pg, store, rea, rea_pw) as conn:
@@ -426,6 +431,10 @@ def test_bad_sources_are_one_line_errors_with_the_password_hidden(store, pg, db,
         conn.execute("CREATE TABLE s2.parcels (name text, geom geometry(MultiPolygon, 4490))")
     with pytest.raises(InputError, match="not the store's parcels table"):
         read_source(store + "&schema=s2&table=parcels")
+    from gis.store.io import write_source
+
+    with pytest.raises(InputError, match="not the store's parcels table"):
+        write_source(make_parcels(2), store + "&schema=s2&table=parcels", overwrite=True)
 
 
 def test_credentials_from_pgpass_and_never_in_logs(store, pg, tmp_path, monkeypatch, caplog):

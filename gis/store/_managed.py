@@ -98,7 +98,7 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
     """Replace the rows of the store's ``parcels`` or ``zones`` with ``frame``'s, by key, in one transaction."""
     from psycopg import sql
 
-    from .io import _before_swap, table_columns
+    from .io import _before_swap, require_store_table, table_columns
 
     red, schema, table = target.redacted, schema_of(target), target.table
     key = MANAGED[table]
@@ -110,6 +110,7 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
         if has_rows and not overwrite:
             raise OutputExistsError(f"{red}: {schema}.{table} holds rows already", setting="overwrite")
         oid = conn.execute("SELECT %s::regclass::oid", [t.as_string(conn)]).fetchone()[0]
+        require_store_table(table_columns(conn, oid), red, schema, table)
         existing = {n: ty for n, ty, _ in table_columns(conn, oid)}
         for c in plain.columns:
             if c not in existing:

@@ -25,7 +25,7 @@ from ._copy import MAX_IDENTIFIER_BYTES, copy_in, copy_out_frame, frame_to_arrow
 from .schema import AUDIT_TABLES, CORE_COLUMNS, MANAGED, META_TABLE, STORE_SRID, schema_of, store_info
 from .url import connect, parse_url, redact
 
-__all__ = ["read_source", "write_source", "redact", "table_columns"]
+__all__ = ["read_source", "write_source", "redact", "table_columns", "require_store_table"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,15 @@ def _resolve_table(conn, target):
     return row
 
 
+def require_store_table(cols, red: str, schema: str, table: str) -> None:
+    """InputError unless ``cols`` (from :func:`table_columns`) have the store's core columns for ``table``."""
+    names = {n for n, _, _ in cols}
+    lacking = [c for c in (*CORE_COLUMNS[table], "fid", "geom") if c not in names]
+    if lacking:
+        raise InputError(f"{red}: {schema}.{table} is not the store's {table} table (no {', '.join(lacking)} "
+                         f"column); recreate the store or use another table")
+
+
 def table_columns(conn, oid) -> list[tuple[str, str, int]]:
     """(name, typname, typmod) of a table's columns, in order."""
     return conn.execute("SELECT a.attname, t.typname, a.atttypmod FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
@@ -91,10 +100,7 @@ def _read_table(conn, cur, target, crs):
     geom = next((c for c in geom_cols if c[0] == "geom"), geom_cols[0])[0]
     info = store_info(conn, schema)
     if info is not None and table in MANAGED:
-        lacking = [c for c in CORE_COLUMNS[table] if c not in {n for n, _, _ in cols}]
-        if lacking or geom != "geom":
-            raise InputError(f"{red}: {schema}.{table} is not the store's {table} table (no "
-                             f"{', '.join(lacking) or 'geom'} column); recreate the store or read another table")
+        require_store_table(cols, red, schema, table)
     srids = _srids(conn, schema, table, geom)
     if info is not None:
         wanted = int(info.get("srid", STORE_SRID))

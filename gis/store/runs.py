@@ -79,7 +79,8 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
             raise InputError(f"{red}: name the audit run (e.g. 2026Q3)")
         require_store(conn, target)
         parcels = result.parcels
-        rest = parcels.drop(columns=[c for c in (*_KEPT, getattr(parcels, "geometry", pd.Series()).name) if c in parcels.columns])
+        geometry_name = parcels.geometry.name if isinstance(parcels, gpd.GeoDataFrame) else None
+        rest = parcels.drop(columns=[c for c in (*_KEPT, geometry_name) if c in parcels.columns])
         results = pa.Table.from_arrays(
             [pa.array(np.full(len(parcels), run, dtype=object), type=pa.string()),
              _column(parcels, "row", pa.int64()), _column(parcels, "parcel_id", pa.string()),
