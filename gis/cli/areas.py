@@ -45,13 +45,23 @@ _BRIEF_COLUMNS = ("parcel_id", "id", "name_zh", "name", "kind", "area_m2", "area
                   "buildable_mu", "raster_finding", "findings")
 
 
+def _is_label(col, frame) -> bool:
+    """A column that names or identifies a feature (name, 名称, code, adcode, 编号 …), for the terminal view."""
+    import re
+
+    if col == getattr(frame, "_geometry_column_name", None) or not isinstance(col, str):
+        return False
+    return bool(re.search(r"(name|名称|地块|宗地|编号|编码|代码|code|^id$|_id$)", col, re.IGNORECASE))
+
+
 def _emit(frame, out, path, overwrite, *, title, brief=False):
     if out:
         shown = write_layer(frame, out, overwrite=overwrite, inputs=[str(path)])
         console.print(f"wrote {shown} ({len(frame)} rows)")
         return
     if brief:
-        cols = [c for c in _BRIEF_COLUMNS if c in frame.columns]
+        labels = [c for c in frame.columns if c not in _BRIEF_COLUMNS and _is_label(c, frame)][:3]
+        cols = labels + [c for c in _BRIEF_COLUMNS if c in frame.columns]
         if len(cols) < len(frame.columns) - 1:
             title += " (main columns; every input column is kept with --out)"
         frame = frame[cols]

@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 CHINA_LONLAT_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 """China's extent in degrees (west, south, east, north), generously: data inside it without a CRS is CGCS2000."""
 
-_DATAV_FIELDS = {"adcode", "center", "centroid", "childrenNum", "parent", "acroutes", "subFeatureIndex"}
 
 
 class Notice(str):
@@ -142,7 +141,7 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
     else:
         path = Path(str(source))
         if not path.exists():
-            raise LayerNotFoundError(f"no such file: {path}")
+            raise LayerNotFoundError(_missing(path))
         frame, geoms, file_crs = _read_file(path, fmt, layer=layer, encoding=encoding, findings=findings, notices=notices)
     frame = frame.reset_index(drop=True)
     file_crs = _checked_crs(file_crs, name) if crs is None else file_crs
@@ -159,6 +158,19 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
     for n in notices:
         log.info("%s", n)
     return ReadResult(gdf, concat_findings(findings, sort=False), notices, name)
+
+
+def _missing(path: Path) -> str:
+    """'no such file', naming what is there with the same name (a shapefile whose .shp was not copied)."""
+    import glob
+
+    try:
+        siblings = sorted(Path(p).suffix for p in glob.glob(glob.escape(str(path.with_suffix(""))) + ".*"))
+    except OSError:
+        siblings = []
+    if siblings:
+        return f"no such file: {path} (there is {path.stem} with {', '.join(siblings)} only)"
+    return f"no such file: {path}"
 
 
 def _read_file(path: Path, fmt: Format, *, layer, encoding, findings, notices):
@@ -220,7 +232,8 @@ def _checked_crs(crs, name):
 
 
 def _choose_crs(file_crs, given, geoms, frame, name, notices, *, require: bool):
-    datav = bool(_DATAV_FIELDS & {str(c) for c in frame.columns}) and "adcode" in frame.columns
+    # Amap/DataV output carries administrative codes: adcode (DataV), cn_adcode/pr_adcode/… (Amap district search)
+    datav = any("adcode" in str(c).lower() for c in frame.columns)
     if given is not None:
         wanted = to_crs(given)
         if file_crs is not None and not file_crs.equals(wanted):
@@ -234,6 +247,10 @@ def _choose_crs(file_crs, given, geoms, frame, name, notices, *, require: bool):
         return file_crs
     bounds = _finite_bounds(geoms)
     if bounds is None:
+        if len(geoms):
+            notices.append(Notice(f"{name} has no geometry at all: every row is kept, with a missing geometry "
+                                  f"(and a missing area)"))
+            return CRS.from_epsg(4490) if require else None
         return None
     looks = guess_crs_from_bounds(bounds) or ""
     if looks.startswith("longitude/latitude"):

@@ -45,6 +45,12 @@ def _first_line(exc, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
 def list_ogr_layers(path: Path) -> list[str]:
     """Layer names of a vector file or folder, as GDAL sees them."""
     try:
@@ -107,7 +113,10 @@ def read_ogr(path: Path, *, layer: str | None = None, encoding: str | None = Non
 
 def _shapefile_parts(path: Path, notices: list[str]):
     """A shapefile without .shx is restored in a temporary copy (never beside the input); no .dbf is said."""
-    stem_files = {p.suffix.lower(): p for p in path.parent.glob(path.stem + ".*")}
+    stem_files = {p.suffix.lower(): p for p in path.parent.glob(glob_escape(path.stem) + ".*")}
+    if ".shp" not in stem_files:
+        others = ", ".join(sorted(s for s in stem_files)) or "nothing"
+        raise LayerNotFoundError(f"no such file: {path} (beside it: {path.stem} with {others}; the geometry is in the .shp)")
     if ".dbf" not in stem_files:
         notices.append(f"{path.name} has no .dbf beside it: its attributes are absent, only geometry is read")
     if ".shx" in stem_files:

@@ -54,6 +54,7 @@ FORMATS: tuple[Format, ...] = (
     Format("GML", (".gml",), "vector", driver="GML"),
     Format("OpenStreetMap", (".osm", ".pbf"), "vector", write=False, layers=True),
     Format("DXF", (".dxf",), "vector", write=False),
+    Format("dBase table", (".dbf",), "vector", write=False, geometry=False),
     Format("MapInfo", (".tab", ".mif"), "vector", write=False),
     Format("GeoParquet", (".parquet", ".geoparquet"), "parquet"),
     Format("CSV", (".csv", ".tsv", ".txt"), "table"),
