@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from ..area import add_area_columns, areas_by
@@ -114,15 +115,23 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, e
     gdf, path, result = _read(input_path, layer, crs, encoding, source_crs)
     report = validate(gdf, checks={"geometry", "ids"})
     measured = add_area_columns(gdf, valid=report.valid)
+    raster_findings = None
     if buildable_raster:
-        from ..zonal import zonal_stats
+        from ..zonal import zonal_table
 
-        zs = zonal_stats(buildable_raster, gdf, stats=(), where=where)
+        zs, zf = zonal_table(buildable_raster, gdf, stats=(), where=where, crs=None, return_findings=True)
         measured["buildable_share"] = zs["where_share"].to_numpy()  # of the land with raster data
         measured["buildable_mu"] = zs["where_area_m2"].to_numpy() / MU_M2
-        if "finding" in zs.columns:
-            measured["raster_finding"] = zs["finding"].to_numpy()
-    notes = row_notes(gdf, report, result.findings)
+        raster_findings = zf.assign(row=zf["row"] - 1)  # zonal numbers zones from 1; rows here from 0
+        per_row = (raster_findings.dropna(subset=["row"]).groupby(raster_findings["row"].dropna().astype("int64"))
+                   ["reason_en"].agg(lambda s: "; ".join(dict.fromkeys(map(str, s)))))
+        text = np.full(len(gdf), None, dtype=object)
+        ok = per_row.index.to_numpy()
+        text[ok[(ok >= 0) & (ok < len(gdf))]] = per_row.to_numpy()[(ok >= 0) & (ok < len(gdf))]
+        measured["raster_finding"] = text
+        for f in raster_findings[raster_findings["row"].isna()]["reason_en"]:
+            console.print(f"note: {f}")
+    notes = row_notes(gdf, report, result.findings, raster_findings)
     if by is None:
         measured["findings"] = notes.to_numpy()
         _emit(measured, out, path, overwrite, title=f"areas of {path.name}", brief=True)
