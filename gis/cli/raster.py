@@ -15,7 +15,7 @@ import pandas as pd
 from .. import raster as R
 from ..bundled import resolve_layer
 from ..errors import InputError, OutputExistsError
-from ..io import read_layer, write_layer, write_tables
+from ..io import write_layer, write_tables
 from ..zonal import zonal_table
 from . import cli
 from ._common import console, crs_opt, encoding_opt, layer_opt, overwrite_opt, print_frame
@@ -75,7 +75,9 @@ def hillshade_cmd(dem, out, azimuth, altitude, band, overwrite, crs):
 
 
 def _read_zones(path, layer, crs, encoding):
-    return read_layer(resolve_layer(path), layer=layer, crs=crs, encoding=encoding)
+    from ._common import read_input
+
+    return read_input(path, layer=layer, crs=crs, encoding=encoding).frame
 
 
 @raster.command("zonal")
