@@ -378,6 +378,15 @@ def test_briefing_includes_audit_when_available(tmp_path, no_chromium):
         pytest.skip("sample parcels not bundled yet")
     made = build_briefing(tmp_path / "b", png=False, specs=("audit",))
     assert made[0].available and (tmp_path / "b" / "audit.html").exists()
+    # the leadership workbook lies beside the map: Chinese sheets, headers and verdicts
+    import openpyxl
+
+    wb = openpyxl.load_workbook(tmp_path / "b" / "audit.xlsx")
+    assert wb.sheetnames[0] == "汇总" and "说明" in wb.sheetnames
+    heads = [c.value for c in wb["地块"][1]]
+    assert "投资强度（万元/亩）" in heads and "综合结论" in heads
+    assert {c.value for c in next(wb["地块"].iter_cols(min_col=heads.index("综合结论") + 1, min_row=2))} <= {
+        "达标", "未达标", "不适用", "缺数据"}
     page = (tmp_path / "b" / "audit.html").read_text(encoding="utf-8")
     p = [x for x in _payloads(page) if x["kind"] == "parcels"][0]
     assert "verdict" in p["cols"] and p["style"]["outline"] and sum(p["style"]["outline"]["flags"]) > 0
