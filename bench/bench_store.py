@@ -19,7 +19,8 @@ throwaway cluster is started as the tests do (tests/_pg.py) with fsync off; give
 
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
-        python bench/bench_store.py --n 1000000     (the issue's size)
+        python bench/bench_store.py --n 1000000 --steps load,read   (the issue's size, in two runs
+        python bench/bench_store.py --n 1000000 --steps audit        of under five minutes each)
         python bench/bench_store.py --n 20000       (a quick smoke run)
 """
 from __future__ import annotations
@@ -69,7 +70,10 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000, help="parcels (default 100 000; the issue's size is 1 000 000)")
     ap.add_argument("--url", default=None, help="postgresql:// URL of a database to use (default: a throwaway cluster)")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--skip-audit", action="store_true")
+    ap.add_argument("--steps", default="load,read,audit",
+                    help="comma-separated: load, read, audit (what is not timed is still loaded when needed)")
+    ap.add_argument("--read-postgis", action="store_true",
+                    help="also time geopandas.read_postgis (slow; default only up to 200 000 parcels)")
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs of every step (a busy machine)")
     args = ap.parse_args()
     global REPEAT
@@ -120,44 +124,57 @@ def main() -> int:
         print(f"  {what:<55} parkgis {ours:7.2f} s   anchor {anchor:7.2f} s   ratio {ours / anchor:5.2f}   target ≤ {target}",
               flush=True)
 
-    # ---------------------------------------------------------------- load
-    t_ogr_load, _ = timed(lambda: ogr("-f", "PostgreSQL", pg_dsn, gpkg, "parcels", "-nln", "ogr_parcels",
-                                      "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST",
-                                      "-overwrite", "--config", "PG_USE_COPY", "YES"))
-    t_plain, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="plain_parcels", overwrite=True))
+    steps = {x.strip() for x in args.steps.split(",") if x.strip()}
+    ogr_load = ("-f", "PostgreSQL", pg_dsn, gpkg, "parcels", "-nln", "ogr_parcels", "-nlt", "PROMOTE_TO_MULTI",
+                "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST", "-overwrite", "--config", "PG_USE_COPY", "YES")
+
     def load_store():
         with psycopg.connect(conninfo, autocommit=True) as conn:  # each run is a first load
             conn.execute("TRUNCATE parcels, history")
         return write_source(read_layer(gpkg), url, layer="parcels")
 
-    t_store, _ = timed(load_store)
-    t_reload, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="parcels", overwrite=True))
-    print("load GeoPackage → PostGIS:")
-    row("plain table (read_layer + write_source)", t_plain, t_ogr_load, 1.5)
-    row("store parcels (+ validate, measure, history, RLS)", t_store, t_ogr_load, 1.5)
-    row("store parcels again, unchanged (matched by parcel_id)", t_reload, t_ogr_load, "-")
+    # ---------------------------------------------------------------- load
+    if "load" in steps:
+        t_ogr_load, _ = timed(lambda: ogr(*ogr_load))
+        t_plain, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="plain_parcels", overwrite=True))
+        t_store, _ = timed(load_store)
+        t_reload, _ = timed(lambda: write_source(read_layer(gpkg), url, layer="parcels", overwrite=True))
+        print("load GeoPackage → PostGIS:")
+        row("plain table (read_layer + write_source)", t_plain, t_ogr_load, 1.5)
+        row("store parcels (+ validate, measure, history, RLS)", t_store, t_ogr_load, 1.5)
+        row("store parcels again, unchanged (matched by parcel_id)", t_reload, t_ogr_load, "-")
+    else:
+        ogr(*ogr_load)
+        load_store()
 
     # ---------------------------------------------------------------- read back
-    out_ogr, out_ours = work / "back_ogr.gpkg", work / "back_parkgis.gpkg"
-    t_ogr_read, _ = timed(lambda: ogr("-f", "GPKG", "-overwrite", out_ogr, pg_dsn, "ogr_parcels", "-nln", "parcels"))
-    t_ours_read, _ = timed(lambda: write_layer(read_source(url, layer="parcels"), out_ours, overwrite=True, layer="parcels"))
-    t_mem_ours, back = timed(lambda: read_source(url, layer="parcels"))
-    def read_postgis():
-        import warnings
+    if "read" in steps:
+        out_ogr, out_ours = work / "back_ogr.gpkg", work / "back_parkgis.gpkg"
+        t_ogr_read, _ = timed(lambda: ogr("-f", "GPKG", "-overwrite", out_ogr, pg_dsn, "ogr_parcels", "-nln", "parcels"))
+        t_ours_read, _ = timed(lambda: write_layer(read_source(url, layer="parcels"), out_ours, overwrite=True,
+                                                   layer="parcels"))
+        print("read PostGIS → GeoPackage, and into memory:")
+        row("read_source + write_layer (GeoPackage)", t_ours_read, t_ogr_read, 1.5)
+        t_mem_ours, back = timed(lambda: read_source(url, layer="parcels"))
+        assert len(back) == args.n, len(back)
+        del back
+        if args.read_postgis or args.n <= 200_000:
+            def read_postgis():
+                import warnings
 
-        with psycopg.connect(conninfo) as conn, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas prefers SQLAlchemy; a DBAPI connection works
-            return gpd.read_postgis("SELECT * FROM ogr_parcels", conn, geom_col="geom")
+                with psycopg.connect(conninfo) as conn, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pandas prefers SQLAlchemy; a DBAPI connection works
+                    return gpd.read_postgis("SELECT * FROM ogr_parcels", conn, geom_col="geom")
 
-    t_mem_gdal, gdal_back = timed(read_postgis)
-    assert len(back) == len(gdal_back) == args.n, (len(back), len(gdal_back))
-    print("read PostGIS → GeoPackage, and into memory:")
-    row("read_source + write_layer (GeoPackage)", t_ours_read, t_ogr_read, 1.5)
-    row("read_source vs geopandas.read_postgis, in memory", t_mem_ours, t_mem_gdal, "-")
-    del back, gdal_back
+            t_mem_gpd, gpd_back = timed(read_postgis)
+            assert len(gpd_back) == args.n
+            del gpd_back
+            row("read_source vs geopandas.read_postgis, in memory", t_mem_ours, t_mem_gpd, "-")
+        else:
+            print(f"  read_source into memory: {t_mem_ours:.2f} s")
 
     # ---------------------------------------------------------------- audit
-    if not args.skip_audit:
+    if "audit" in steps:
         packs = ["lanzhou-etdz", "gb-2008"]
         t_audit_pq, r_pq = timed(lambda: audit(read_layer(pq), packs, by=["zone_id"]))
         t_audit_pg, r_pg = timed(lambda: audit(read_source(url, layer="parcels"), packs, by=["zone_id"]))
@@ -166,6 +183,7 @@ def main() -> int:
                 == r_pg.parcels.set_index("parcel_id")["verdict"].sort_index().astype(str).to_numpy()).all()
         print(f"audit (read + audit), verdicts identical: {bool(same)}")
         row("audit from postgresql:// vs from GeoParquet", t_audit_pg, t_audit_pq, 1.3)
+        del r_pq, r_pg
 
     print("\nsummary (seconds):")
     print(f"  {'step (best of ' + str(REPEAT) + ')':<55} {'parkgis':>8} {'anchor':>8} {'ratio':>6} {'target':>7}")
