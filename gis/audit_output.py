@@ -15,8 +15,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .errors import InputError, OutputExistsError
-from .io import atomic_output, write_layer, write_tables
+from .errors import InputError
+from .io import atomic_output, check_output, write_layer, write_tables
 
 __all__ = ["write_audit", "audit_outputs", "check_targets", "XLSX_MAX_ROWS"]
 
@@ -58,21 +58,11 @@ def audit_outputs(path) -> list[Path]:
 
 
 def check_targets(path, *, overwrite: bool = False, inputs=()) -> list[Path]:
-    """Raise before any work when an output would replace an input, or an existing file without ``overwrite``."""
+    """Raise before any work when an output would replace an input, or an existing file without ``overwrite``
+    (:func:`gis.io.check_output` for every file :func:`write_audit` would write)."""
     targets = audit_outputs(path)
-    ins = set()
-    for src in inputs:
-        try:
-            ins.add(Path(src).resolve())
-        except OSError:
-            continue
     for t in targets:
-        if t.resolve() in ins:
-            raise OutputExistsError(f"refusing to overwrite the input {t}: choose another output name")
-    if not overwrite:
-        existing = [p for p in targets if p.exists()]
-        if existing:
-            raise OutputExistsError(f"{existing[0]} exists: pass --overwrite to replace it, or choose another name")
+        check_output(t, overwrite=overwrite, inputs=inputs)
     return targets
 
 

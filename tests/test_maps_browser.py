@@ -282,3 +282,19 @@ def test_offline_page_with_tiles_still_draws_without_network(layers, tmp_path):
     path = save_map(m, tmp_path / "osm.html", offline=True)
     r = probe(path)
     assert r["errors"] == [] and r["drawn"] == str(44)
+
+
+def test_legend_collapses_and_expands(page):
+    r = probe(page, """
+      var lg = document.getElementById('parkgis-legend'), body = lg.querySelector('.parkgis-legend-body');
+      var btn = lg.querySelector('.parkgis-legend-toggle');
+      r.before = [body.offsetHeight, lg.offsetHeight];
+      btn.click();
+      r.collapsed = [body.offsetHeight, lg.offsetHeight, btn.getAttribute('aria-expanded')];
+      btn.click();
+      r.after = [body.offsetHeight, btn.getAttribute('aria-expanded')];
+      r.north = !!document.querySelector('.parkgis-north svg');
+    """)
+    assert r["before"][0] > 80
+    assert r["collapsed"][0] == 0 and r["collapsed"][1] < 40 and r["collapsed"][2] == "false"
+    assert r["after"] == [r["before"][0], "true"] and r["north"] and r["errors"] == []
