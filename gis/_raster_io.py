@@ -283,3 +283,16 @@ def zones_in_raster_crs(zones, crs: CRS, *, raster_name: str = "the raster", zon
     log.warning("%s in %s reprojected to the raster's CRS, %s of %s",
                 zones_name, zcrs.to_string(), crs.to_string(), raster_name)
     return geoms.to_crs(crs)
+
+
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def require_geotiff_name(path) -> None:
+    """Raster results are GeoTIFFs: refuse an output name whose extension says otherwise (``slope.png``)."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in GEOTIFF_SUFFIXES:
+        raise InputError(f"{Path(path).name}: raster results are written as GeoTIFF, and {suffix or 'no extension'} "
+                         f"would say another format: name the output .tif")

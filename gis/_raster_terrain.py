@@ -31,6 +31,7 @@ from ._raster_io import (
     require_some_data,
 )
 from .errors import InputError
+from ._raster_io import require_geotiff_name
 from .io import atomic_output
 
 __all__ = ["terrain", "horn_gradient", "TERRAIN_NODATA", "FLAT_ASPECT"]
@@ -125,6 +126,7 @@ def terrain(src_path, dst_path, *, kind: str, band: int | None = None, units: st
         profile = output_profile(crs=crs.to_wkt(), transform=t, width=src.width, height=src.height, dtype=dtype, nodata=nodata)
         windows = list(block_windows(src.width, src.height))
         n_valid = 0
+        require_geotiff_name(dst_path)
         with atomic_output(dst_path, overwrite=overwrite, inputs=[src_path]) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for i, win in enumerate(windows):

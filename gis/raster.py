@@ -44,6 +44,7 @@ from ._raster_io import (
 from ._raster_terrain import FLAT_ASPECT, TERRAIN_NODATA, terrain
 from .crs import require_crs, suitable_gk_crs, to_crs
 from .errors import CRSError, InputError
+from ._raster_io import require_geotiff_name
 from .io import atomic_output
 from .zonal import DEFAULT_STATS, buildable_share, zonal_stats, zonal_table
 
@@ -178,6 +179,7 @@ def rasterize(zones_gdf, *, field: str, cell_m: float, dst_path, crs=None, all_t
         tags.update({f"code_{k}": v for k, v in legend.items()})
     else:
         tags["codes"] = "values of the field as they are"
+    require_geotiff_name(dst_path)
     with raster_env(), atomic_output(dst_path, overwrite=overwrite, inputs=inputs) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             for r in range(0, height, BLOCK):
@@ -241,6 +243,7 @@ def clip(raster_path, layer_gdf, dst_path, *, all_touched: bool = False, overwri
         profile = output_profile(crs=crs.to_wkt(), transform=out_t, width=c1 - c0, height=r1 - r0, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)
         tree = shapely.STRtree(geoms)
+        require_geotiff_name(dst_path)
         with atomic_output(dst_path, overwrite=overwrite, inputs=[raster_path]) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for win in block_windows(c1 - c0, r1 - r0):
@@ -305,6 +308,7 @@ def reproject(raster_path, dst_path, *, dst_crs, resolution: float | None = None
         nodata = src.nodata if src.nodata is not None else default_nodata(src.dtypes[0])
         profile = output_profile(crs=target.to_wkt(), transform=dst_t, width=width, height=height, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)
+        require_geotiff_name(dst_path)
         with atomic_output(dst_path, overwrite=overwrite, inputs=[raster_path]) as tmp:
             with WarpedVRT(src, src_crs=src_crs, crs=target.to_wkt(), transform=dst_t, width=width, height=height,
                            resampling=Resampling[resampling], nodata=nodata) as vrt, \

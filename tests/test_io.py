@@ -148,7 +148,7 @@ def test_write_tables_xlsx_sheets_and_markdown(tmp_path, parcels_4490):
 
 
 def test_unknown_output_extension(tmp_path, parcels_4490):
-    with pytest.raises(InputError, match="not a format parkgis knows"):
+    with pytest.raises(InputError, match="not a format parkgis writes"):
         write_layer(parcels_4490, tmp_path / "x.shapefile")
     with pytest.raises(InputError, match="cannot write OpenStreetMap"):
         write_layer(parcels_4490, tmp_path / "x.osm")

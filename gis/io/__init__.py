@@ -343,7 +343,7 @@ def write_layer(frame, target, *, overwrite: bool = False, inputs: Iterable = ()
 
     Returns how the target is shown (a path, or the redacted URL).
     """
-    fmt = format_for(target, folder_ok=False)
+    fmt = format_for(target, folder_ok=False, writing=True)
     if fmt.kind == "database":
         _, writer = _scheme_module(target)
         return writer(frame, str(target), overwrite=overwrite, layer=layer)
@@ -373,7 +373,7 @@ def _with_geometry(frame, fmt):
 def write_tables(target, sheets: Mapping[str, pd.DataFrame], *, overwrite: bool = False, inputs: Iterable = ()) -> str:
     """Several named tables in one file: sheets in XLSX, layers in GeoPackage, sections in Markdown/HTML;
     a single-table format (CSV, GeoJSON, Parquet) holds the first."""
-    fmt = format_for(target, folder_ok=False)
+    fmt = format_for(target, folder_ok=False, writing=True)
     if fmt.kind == "database":
         raise InputError("several tables go to a database through the store (gis.store), one table at a time")
     if not fmt.tables:

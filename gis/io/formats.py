@@ -80,7 +80,7 @@ def writable_suffixes() -> list[str]:
     return sorted(s for f in FORMATS if f.write for s in f.suffixes)
 
 
-def format_for(source, *, folder_ok: bool = True) -> Format:
+def format_for(source, *, folder_ok: bool = True, writing: bool = False) -> Format:
     """The format of a path or URL, from its scheme or extension (a folder of shapefiles is Shapefile)."""
     text = str(source)
     if is_url(text):
@@ -94,5 +94,6 @@ def format_for(source, *, folder_ok: bool = True) -> Format:
         return _BY_SUFFIX[suffix]
     if folder_ok and path.is_dir():
         return Format("folder of shapefiles", (), "vector", write=False, layers=True)
-    raise InputError(f"{path.name}: {suffix or 'a name without an extension'} is not a format parkgis knows "
-                     f"(it reads {', '.join(readable_suffixes())})")
+    verb, known = ("writes", writable_suffixes()) if writing else ("reads", readable_suffixes())
+    raise InputError(f"{path.name}: {suffix or 'a name without an extension'} is not a format parkgis {verb} here "
+                     f"(it {verb} {', '.join(known)})")
