@@ -515,3 +515,68 @@ def test_map_of_own_file_bad_column_is_one_line(own_file, tmp_path, capsys):
     assert main(["map", str(own_file), "--column", "nope", "--out", str(tmp_path / "x.html")]) == 2
     err = capsys.readouterr().err
     assert "no column 'nope'" in err and "产值" in err and err.strip().count("\n") == 0
+
+
+# ------------------------------------------------------------------ colour table and context as data
+def _hue_and_sat(hex_colour):
+    import colorsys
+
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    h, l, s = colorsys.rgb_to_hls(r, g, b)
+    return h * 360, s, l
+
+
+def test_landuse_colour_table_follows_planning_convention():
+    import csv
+
+    from gis.webmap.style import landuse_colours
+
+    path = Path(__file__).parents[1] / "gis/data/landuse_colours.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert rows and all(re.fullmatch(r"#[0-9A-Fa-f]{6}", r["colour"]) and r["source"].strip() for r in rows)
+    table = landuse_colours()
+    hue = {code: _hue_and_sat(table[code][0]) for code in ("M", "M1", "M2", "M3", "W", "R", "G", "G1", "B", "A", "U")}
+    for code in ("M", "M1", "M2", "M3"):  # industrial: browns (orange hue, muted)
+        assert 15 <= hue[code][0] <= 40 and hue[code][1] < 0.5, code
+    assert 250 <= hue["W"][0] <= 290  # logistics purple
+    assert 50 <= hue["R"][0] <= 65  # residential yellow
+    assert 90 <= hue["G"][0] <= 150 and 90 <= hue["G1"][0] <= 150  # green is for green space …
+    for code in ("M", "M1", "M2", "M3", "W", "R", "B", "A", "U"):  # … and for nothing else
+        assert not 80 <= hue[code][0] <= 160, code
+    assert hue["B"][0] < 5 or hue["B"][0] > 355  # commercial red
+    assert 300 <= hue["A"][0] <= 345  # public services pink
+    assert table["1001"] == table["M2"] or table["1001"][1] == "工业用地"  # 2023 codes resolve too
+
+
+def test_class_breaks_are_left_closed_at_the_rule_thresholds():
+    from gis.webmap.style import layer_style
+
+    gdf = gpd.GeoDataFrame({"investment_intensity_wan_per_mu": [100.0, 229.9, 230.0, 299.99, 300.0, 650.0, np.nan]},
+                           geometry=[box(0, 0, 1, 1)] * 7, crs="EPSG:4326")
+    style, legend = layer_style(gdf, "parcels", {"breaks": [230, 300, 400, 600], "unit": "万元/亩",
+                                                 "colors_list": ["#d7191c", "#fdae61", "#abd9e9", "#74add1", "#4575b4"]})
+    assert style["fill_idx"] == [0, 0, 1, 1, 2, 4, 5]  # 300 passes the ≥ 300 rule, so it sits with the passing
+    labels = [e["label"] for e in legend]
+    assert labels[:5] == ["< 230 万元/亩 (2)", "230 – 300 万元/亩 (2)", "300 – 400 万元/亩 (1)", "400 – 600 万元/亩 (0)",
+                          "≥ 600 万元/亩 (1)"]
+    assert "no data (1)" in labels[5]
+
+
+def test_context_layers_are_real_and_sourced():
+    from gis.webmap.context import REGION, context_payload, districts, places, rivers
+
+    d = districts()
+    lanzhou = set(d.loc[d["city_zh"] == "兰州市", "name_zh"])
+    assert lanzhou == {"城关区", "七里河区", "西固区", "安宁区", "红古区", "永登县", "皋兰县", "榆中县"}
+    # every district seat lies in its own polygon, and the districts of 兰州市 do not overlap
+    lz = d[d["city_zh"] == "兰州市"].to_crs("EPSG:4544")
+    assert lz.geometry.area.sum() == pytest.approx(lz.geometry.union_all().area, rel=1e-3)
+    assert 13_000e6 < lz.geometry.area.sum() < 13_300e6  # 兰州市 is about 13 100 km²
+    r = rivers()
+    assert r["name_zh"].tolist() == ["黄河"] and r.geometry.iloc[0].length > 2.0  # degrees across the region
+    assert r.geometry.iloc[0].within(box(*REGION).buffer(1e-6))
+    assert places()["source"].str.len().gt(10).all()
+    payload = context_payload((103.38, 36.1, 103.6, 36.2))
+    assert {x["name"] for x in payload["districts"]} >= {"西固区", "红古区", "永登县"}
+    assert payload["rivers"] and "天地图" in payload["attribution"] and "Natural Earth" in payload["attribution"]
+    assert context_payload((-71.2, 42.3, -71.0, 42.4)) is None  # Somerville: no Lanzhou context

@@ -58,8 +58,8 @@ def _check_colours(obj, where):
         for k, v in obj.items():
             if k in ("color", "stroke") and v is not None and not _COLOUR.match(str(v)):
                 _fail(where, f"{k} {v!r} is not a colour like '#1f77b4' or 'red'")
-            if k == "colors":
-                for c in (v or {}).values():
+            if k in ("colors", "colors_list"):
+                for c in ((v or {}).values() if isinstance(v, dict) else (v or [])):
                     if not _COLOUR.match(str(c)):
                         _fail(where, f"colour {c!r} is not a colour like '#1f77b4' or 'red'")
             else:
