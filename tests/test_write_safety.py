@@ -128,3 +128,25 @@ def test_round_trips_keep_every_geometry_or_refuse(tmp_path):
         same = [shapely.equals_exact(shapely.normalize(shapely.get_parts(a)), shapely.normalize(shapely.get_parts(b)),
                                      tolerance=1e-12).all() for a, b in zip(back.geometry.values[:2], geoms[:2])]
         assert all(same), ext
+
+
+def test_raster_and_audit_inputs_are_never_overwritten(tmp_path, run_cli):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(dem, "w", driver="GTiff", height=20, width=20, count=1, dtype="float32", crs="EPSG:4544",
+                       transform=from_origin(500_000, 4_000_000, 10, 10)) as ds:
+        ds.write(np.arange(400, dtype="float32").reshape(20, 20), 1)
+    zones = gpd.GeoDataFrame({"id": ["z"]}, geometry=[shapely.box(500_020, 3_999_880, 500_120, 3_999_980)], crs=4544)
+    zpath = tmp_path / "zones.gpkg"
+    zones.to_file(zpath, engine="pyogrio")
+    before = {p: p.read_bytes() for p in (dem, zpath)}
+    for args in (["raster", "slope", dem, "--out", dem, "--overwrite"],
+                 ["raster", "zonal", dem, zpath, "--out", zpath, "--overwrite"],
+                 ["audit", "samples/yaogu_phase1_parcels", "--zones", zpath, "--out", zpath, "--overwrite"]):
+        code, _, err = run_cli(*args)
+        assert code == 2 and "input" in err, (args, err)
+    assert {p: p.read_bytes() for p in (dem, zpath)} == before
+    code, _, err = run_cli("raster", "slope", dem, "--out", tmp_path / "slope.png")
+    assert code == 2 and "GeoTIFF" in err and not (tmp_path / "slope.png").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pandas as pd
 
@@ -11,7 +13,7 @@ from ..bundled import resolve_layer
 from ..io import read_layer
 from ..rules import DEFAULT_PACKS, bundled_packs
 from . import cli
-from ._common import Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
+from ._common import read_input, Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
 
 __all__: list[str] = []
 
@@ -55,14 +57,16 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
       parkgis audit samples/yaogu_phase1_parcels --rules lanzhou-etdz --rules gb-2008 --out audit.xlsx
     """
     path = resolve_layer(parcels)
+    # every input — the parcels, the zones, rule packs given as files — is protected from --out
+    inputs = [path, resolve_layer(zones) if zones else None, *[p for p in packs if Path(str(p)).exists()]]
     if out:
-        check_targets(out, overwrite=overwrite, inputs=[path])  # before the work, not after
-    gdf = read_layer(path, layer=layer, crs=crs, encoding=encoding)
-    zone_layer = read_layer(resolve_layer(zones)) if zones else None
+        check_targets(out, overwrite=overwrite, inputs=inputs)  # before the work, not after
+    gdf = read_input(path, layer=layer, crs=crs, encoding=encoding).frame
+    zone_layer = read_input(zones).frame if zones else None
     result = audit(gdf, list(packs) or list(DEFAULT_PACKS), by=list(by), zones=zone_layer,
                    min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct)
     if out:
-        written = write_audit(result, out, overwrite=overwrite, inputs=[path])
+        written = write_audit(result, out, overwrite=overwrite, inputs=inputs)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
     _report(result, brief=bool(out), by_levels=list(by))
     if result.fails_on(fail_on):
