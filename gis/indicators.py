@@ -27,7 +27,7 @@ import yaml
 from .errors import InputError
 
 __all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "zone_indicators", "zone_indicator_notes",
-           "group_indicators"]
+           "group_indicators", "indicator_sums", "indicator_values", "indicator_lacking"]
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,18 @@ def group_indicators(frame: pd.DataFrame, codes, n_groups: int, *, zone_area_m2=
 
     ``codes`` gives each parcel's group (0 … n_groups − 1; −1 = in no group); ``zone_area_m2`` each
     group's total land (None when unknown: 土地开发率 then lacks it). ``frame`` is a prepared parcel
-    frame (measured ``area_m2``, normalised ``status``, ``is_industrial``).
+    frame (measured ``area_m2``, normalised ``status``, ``is_industrial``). The one-partition case of
+    :func:`indicator_sums` (additive, so partitions' sums add up) then :func:`indicator_values`.
+    """
+    sums = indicator_sums(frame, codes, n_groups, min_area_m2=min_area_m2)
+    return indicator_values(sums, zone_area_m2=zone_area_m2), indicator_lacking(frame, zone_area=zone_area_m2 is not None)
+
+
+def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: float = 1.0) -> dict:
+    """Additive sums of every registry zone indicator per group: ``{name: (Σ numerator, Σ denominator)}``.
+
+    Σ denominator is None for an indicator over the zone's own land (``zone_area_m2``); a side whose
+    inputs the frame lacks is all NaN (so partitions' sums of it stay NaN).
     """
     reg = load_registry()["zone_indicators"]
     codes = np.asarray(codes, dtype=np.int64)
@@ -165,37 +176,60 @@ def group_indicators(frame: pd.DataFrame, codes, n_groups: int, *, zone_area_m2=
     cz = np.where(inzone, codes, 0)
     area = frame["area_m2"].to_numpy(dtype="float64")
     usable = np.isfinite(area) & (area >= min_area_m2)
-    values, notes = {}, []
+    nan = np.full(n_groups, np.nan)
+    out = {}
     for name, rec in reg.items():
         num_spec, den_spec = rec["numerator"], rec["denominator"]
         num_v, num_m, lack = _side(frame, num_spec, usable)
+        num = nan if lack else np.bincount(cz[inzone & num_m], weights=num_v[inzone & num_m], minlength=n_groups)
         if den_spec["sum"] == "zone_area_m2":
-            den_v = den_m = None
-            if zone_area_m2 is None:
-                lack = [*lack, "zone_area"]
+            out[name] = (num, None)
+            continue
+        den_v, den_m, lack2 = _side(frame, den_spec, usable)
+        if lack or lack2:
+            out[name] = (nan, nan)
+            continue
+        dm = inzone & den_m
+        if num_spec["sum"] not in _AREA:  # a reported figure: only parcels that report it count below the line
+            dm &= np.isfinite(num_v)
+        out[name] = (num, np.bincount(cz[dm], weights=den_v[dm], minlength=n_groups))
+    return out
+
+
+def indicator_values(sums: dict, *, zone_area_m2=None) -> dict:
+    """Σ numerator ÷ Σ denominator × factor of :func:`indicator_sums` (NaN where a Σ is 0 or unknown);
+    ``zone_area_m2`` (per group) is the denominator of the indicators over the zone's own land."""
+    reg = load_registry()["zone_indicators"]
+    values = {}
+    for name, (num, den) in sums.items():
+        num = np.asarray(num, dtype="float64")
+        if den is None:
+            den = np.full(len(num), np.nan) if zone_area_m2 is None else np.asarray(zone_area_m2, dtype="float64")
+        den = np.asarray(den, dtype="float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0) * float(reg[name].get("factor", 1)), np.nan)
+    return values
+
+
+def indicator_lacking(frame: pd.DataFrame, *, zone_area: bool = False) -> pd.DataFrame:
+    """The notes of the registry's zone indicators for a frame's columns: computed or not, and what is lacking
+    (depends on the columns only, so any partition of a dataset says the same)."""
+    reg = load_registry()["zone_indicators"]
+    head = frame.iloc[:0]
+    usable = np.zeros(0, dtype=bool)
+    notes = []
+    for name, rec in reg.items():
+        lack = _side(head, rec["numerator"], usable)[2]
+        if rec["denominator"]["sum"] == "zone_area_m2":
+            lack = [*lack, *([] if zone_area else ["zone_area"])]
         else:
-            den_v, den_m, lack2 = _side(frame, den_spec, usable)
-            lack = [*lack, *lack2]
-        if lack:
-            values[name] = np.full(n_groups, np.nan)
-        else:
-            nm = inzone & num_m
-            num = np.bincount(cz[nm], weights=num_v[nm], minlength=n_groups)
-            if den_v is None:
-                den = np.asarray(zone_area_m2, dtype="float64")
-            else:
-                dm = inzone & den_m
-                if num_spec["sum"] not in _AREA:  # a reported figure: only parcels that report it count below the line
-                    dm &= np.isfinite(num_v)
-                den = np.bincount(cz[dm], weights=den_v[dm], minlength=n_groups)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0) * float(rec.get("factor", 1)), np.nan)
+            lack = [*lack, *_side(head, rec["denominator"], usable)[2]]
         lack = list(dict.fromkeys(lack))
         notes.append({"indicator": name, "name_zh": rec["name_zh"], "name_en": rec["name_en"], "unit": rec["unit"],
                       "reported": bool(rec.get("reported", True)), "computed": not lack,
                       "lacking": ", ".join(_LACK_WORDS.get(c, f"the data has no {c} column") for c in lack),
                       "note": rec.get("note", ""), "source": rec["source"]})
-    return values, pd.DataFrame(notes)
+    return pd.DataFrame(notes)
 
 
 _LACK_WORDS = {"zone_area": "each zone's total land (开发区土地总面积, from a zones layer) beside the land that has reached "

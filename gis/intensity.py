@@ -23,12 +23,13 @@ import pandas as pd
 
 from .area import area_m2 as _measure
 from .findings import concat_findings, row_findings
-from .indicators import group_indicators, metric_table
+from .indicators import group_indicators, indicator_lacking, indicator_sums, indicator_values, load_registry, metric_table
 from .units import HA_M2, MU_M2
 
 __all__ = [
     "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT",
-    "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes",
+    "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes", "SUMMARY_METRICS",
+    "level_sums", "add_sums", "finish_sums", "summary_levels", "stack_summary", "metric_ratio",
 ]
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,32 @@ def _sum(codes, values, n, mask=None):
     return np.bincount(codes, weights=np.where(ok, v, 0.0), minlength=n)
 
 
+def _metric_sums(frame: pd.DataFrame, codes, n: int, names, *, sel=None, min_area_m2: float = MIN_AREA_M2) -> dict:
+    """Additive sums of metrics per group: ``{name: (Σ numerator, Σ denominator, parcels counted)}``.
+
+    Only parcels where both numerator and denominator are known count, on both sides; a metric whose
+    columns the frame lacks is NaN (its count 0)."""
+    sel = np.ones(len(frame), dtype=bool) if sel is None else np.asarray(sel, dtype=bool)
+    usable = _usable_area_m2(frame, min_area_m2)
+    dens = {"area_m2": usable, "area_mu": usable / MU_M2, "area_ha": usable / HA_M2}
+    out = {}
+    for name in names:
+        num_col, den_col = METRICS[name][:2]
+        if num_col not in frame.columns or (den_col not in dens and den_col not in frame.columns):
+            out[name] = (np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64))
+            continue
+        num = frame[num_col].to_numpy(dtype="float64")
+        den = dens[den_col] if den_col in dens else frame[den_col].to_numpy(dtype="float64")
+        both = sel & np.isfinite(num) & np.isfinite(den) & (den > 0)
+        out[name] = (_sum(codes, num, n, both), _sum(codes, den, n, both), np.bincount(codes[both], minlength=n))
+    return out
+
+
+def metric_ratio(name: str, s_num, s_den) -> np.ndarray:
+    """Σ numerator ÷ Σ denominator × the metric's factor (NaN where Σ denominator is 0 or unknown)."""
+    return METRICS[name][2] * safe_ratio(s_num, s_den)
+
+
 def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None,
               min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
     """Σ numerator ÷ Σ denominator of each metric per group of ``level`` (None = everything).
@@ -152,22 +179,11 @@ def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None
     codes, groups = _group_codes(frame, level)
     n = len(groups)
     sel = np.ones(len(frame), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    usable = _usable_area_m2(frame, min_area_m2)
-    dens = {"area_m2": usable, "area_mu": usable / MU_M2, "area_ha": usable / HA_M2}
     out = {"n_parcels": np.bincount(codes[sel], minlength=n)}
-    for name in metrics or METRICS:
-        num_col, den_col, factor, *_ = METRICS[name]
-        if num_col not in frame.columns or (den_col not in dens and den_col not in frame.columns):
-            out[name] = np.full(n, np.nan)
-            out[f"{name}_n"] = np.zeros(n, dtype=np.int64)
-            continue
-        num = frame[num_col].to_numpy(dtype="float64")
-        den = dens[den_col] if den_col in dens else frame[den_col].to_numpy(dtype="float64")
-        both = sel & np.isfinite(num) & np.isfinite(den) & (den > 0)
-        s_num = _sum(codes, num, n, both)
-        s_den = _sum(codes, den, n, both)
-        out[name] = factor * safe_ratio(s_num, s_den)
-        out[f"{name}_n"] = np.bincount(codes[both], minlength=n)
+    for name, (s_num, s_den, cnt) in _metric_sums(frame, codes, n, list(metrics or METRICS), sel=sel,
+                                                  min_area_m2=min_area_m2).items():
+        out[name] = metric_ratio(name, s_num, s_den)
+        out[f"{name}_n"] = cnt
     return pd.DataFrame(out, index=groups)
 
 
@@ -183,7 +199,16 @@ def _industrial_mask(frame):
     return frame["is_industrial"].fillna(False).to_numpy(dtype=bool)
 
 
-def _level_summary(frame: pd.DataFrame, level: str | None, *, min_area_m2: float) -> pd.DataFrame:
+SUMMARY_METRICS = ("investment_intensity_wan_per_mu", "output_intensity_wan_per_mu", "tax_intensity_wan_per_mu", "far",
+                   "building_coverage", "green_ratio", "admin_share")
+"""The per-parcel metrics every summary row gives as Σ/Σ."""
+_STATUSES = ("planned", "supplied", "under_construction", "built", "idle")
+_MONEY = ("investment_wan", "output_wan", "tax_wan", "value_added_wan")
+
+
+def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
+    """The additive part of a summary level: one row per group (index), sums only, so the sums of
+    several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary."""
     codes, groups = _group_codes(frame, level)
     n = len(groups)
     usable = _usable_area_m2(frame, min_area_m2)
@@ -193,21 +218,84 @@ def _level_summary(frame: pd.DataFrame, level: str | None, *, min_area_m2: float
     if "declared_area_mu" in frame.columns:
         cols["declared_area_mu"] = _sum(codes, frame["declared_area_mu"].to_numpy(dtype="float64"), n)
     if "status" in frame.columns:
-        for st in ("planned", "supplied", "under_construction", "built", "idle"):
+        for st in _STATUSES:
             cols[f"{st}_area_mu"] = _sum(codes, mu, n, _status_mask(frame, (st,)))
     cols["industrial_area_mu"] = _sum(codes, mu, n, ind)
-    for money in ("investment_wan", "output_wan", "tax_wan", "value_added_wan"):
+    for money in _MONEY:
         if money in frame.columns:
             cols[money] = _sum(codes, frame[money].to_numpy(dtype="float64"), n)
-    out = pd.DataFrame(cols, index=groups)
-    agg = aggregate(frame, level, min_area_m2=min_area_m2, metrics=[
-        "investment_intensity_wan_per_mu", "output_intensity_wan_per_mu", "tax_intensity_wan_per_mu", "far",
-        "building_coverage", "green_ratio", "admin_share"])
-    out = out.join(agg.drop(columns="n_parcels"))
+    for name, (s_num, s_den, cnt) in _metric_sums(frame, codes, n, SUMMARY_METRICS, min_area_m2=min_area_m2).items():
+        cols[f"Σnum:{name}"], cols[f"Σden:{name}"], cols[f"{name}_n"] = s_num, s_den, cnt
+    for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2).items():
+        cols[f"Σnum:{name}"] = s_num
+        if s_den is not None:
+            cols[f"Σden:{name}"] = s_den
+    return pd.DataFrame(cols, index=groups)
 
-    # development-zone intensive-use indicators (开发区土地集约利用评价), from the registry
-    values, _notes = group_indicators(frame, codes, n, min_area_m2=min_area_m2)
-    return pd.concat([out, pd.DataFrame(values, index=out.index)], axis=1)
+
+def add_sums(parts) -> pd.DataFrame:
+    """The sums of several partitions' :func:`level_sums` (or any table of additive columns on group keys):
+    groups in the order one frame gives them (sorted, ``(none)`` last); a column NaN in every part stays NaN."""
+    parts = [p for p in parts if p is not None]
+    if len(parts) == 1:
+        return parts[0]
+    both = pd.concat(parts)
+    out = both.groupby(level=0, sort=False).sum(min_count=1)
+    ints = [c for c in both.columns if pd.api.types.is_integer_dtype(both[c])]
+    for c in ints:
+        out[c] = out[c].fillna(0).astype(np.int64)
+    return out.reindex(_sorted_groups(out.index))
+
+
+def _sorted_groups(index) -> pd.Index:
+    keys = [k for k in index if not (isinstance(k, str) and k == "(none)")]
+    try:
+        keys = sorted(keys)
+    except TypeError:
+        keys = sorted(keys, key=str)
+    return pd.Index(keys + (["(none)"] if len(keys) < len(index) else []), dtype="object")
+
+
+def finish_sums(sums: pd.DataFrame, *, zone_area_m2=None) -> pd.DataFrame:
+    """Summary columns from a level's sums: the additive columns, then Σ/Σ of :data:`SUMMARY_METRICS`
+    (with ``<metric>_n``) and the registry's development-zone indicators (``zone_area_m2`` per group
+    for those over the zone's own land)."""
+    plain = [c for c in sums.columns if not str(c).startswith(("Σnum:", "Σden:")) and not str(c).endswith("_n")]
+    out = {c: sums[c].to_numpy() for c in plain}
+    for name in SUMMARY_METRICS:
+        out[name] = metric_ratio(name, sums[f"Σnum:{name}"].to_numpy(dtype="float64"),
+                                 sums[f"Σden:{name}"].to_numpy(dtype="float64"))
+        out[f"{name}_n"] = sums[f"{name}_n"].to_numpy()
+    ind = {name: (sums[f"Σnum:{name}"].to_numpy(dtype="float64"),
+                  sums[f"Σden:{name}"].to_numpy(dtype="float64") if f"Σden:{name}" in sums.columns else None)
+           for name in load_registry()["zone_indicators"]}
+    out.update(indicator_values(ind, zone_area_m2=zone_area_m2))
+    return pd.DataFrame(out, index=sums.index)
+
+
+def summary_levels(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None) -> list:
+    """The summary levels a frame has, in order: None (the whole layer), ``levels`` then ``by``."""
+    wanted = [None, *levels, *([by] if isinstance(by, str) else (by or []))]
+    out = []
+    for level in wanted:
+        if level in out:
+            continue
+        if level is not None and level not in frame.columns:
+            log.info("no column %s: no summary by it", level)
+            continue
+        out.append(level)
+    return out
+
+
+def stack_summary(tables: dict) -> pd.DataFrame:
+    """Summary tables per level (``{level or None: frame on group keys}``) stacked with ``level`` and ``group``."""
+    parts = []
+    for level, part in tables.items():
+        part = part.copy()
+        part.insert(0, "group", part.index.astype("object"))
+        part.insert(0, "level", level or "all")
+        parts.append(part.reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True)
 
 
 def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
@@ -215,29 +303,18 @@ def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
     """Σ/Σ aggregates and the intensive-use indicators for every group of every level, stacked.
 
     Columns ``level`` and ``group`` say which group a row is; the first row (level ``all``) is the
-    whole layer. Levels missing from the frame are skipped (logged).
+    whole layer. Levels missing from the frame are skipped (logged). The one-partition case of
+    :func:`level_sums` → :func:`add_sums` → :func:`finish_sums`.
     """
-    wanted = [None, *levels, *([by] if isinstance(by, str) else (by or []))]
-    parts, seen = [], set()
-    for level in wanted:
-        if level in seen:
-            continue
-        seen.add(level)
-        if level is not None and level not in frame.columns:
-            log.info("no column %s: no summary by it", level)
-            continue
-        part = _level_summary(frame, level, min_area_m2=min_area_m2)
-        part.insert(0, "group", part.index.astype("object"))
-        part.insert(0, "level", level or "all")
-        parts.append(part.reset_index(drop=True))
-    return pd.concat(parts, ignore_index=True)
+    return stack_summary({level: finish_sums(level_sums(frame, level, min_area_m2=min_area_m2))
+                          for level in summary_levels(frame, levels=levels, by=by)})
 
 
 def indicator_notes(frame: pd.DataFrame) -> pd.DataFrame:
     """The development-zone indicators of the registry: formula (source), unit, and whether and why
-    not they were computed from this frame (without a zones layer 土地开发率 lacks the zones' land)."""
-    _values, notes = group_indicators(frame.iloc[:0], np.zeros(0, dtype=np.int64), 0)
-    have = group_indicators(frame, np.zeros(len(frame), dtype=np.int64), 1)[1]
+    not they were computed from this frame (without a zones layer 土地开发率 lacks the zones' land).
+    Depends on the frame's columns only."""
+    notes = indicator_lacking(frame)
     return pd.DataFrame({"column": notes["indicator"], "indicator_zh": notes["name_zh"], "indicator_en": notes["name_en"],
                          "formula": notes["source"], "unit": notes["unit"], "reported": notes["reported"],
-                         "computed": have["computed"], "why_not": have["lacking"]})
+                         "computed": notes["computed"], "why_not": notes["lacking"]})

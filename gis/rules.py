@@ -34,6 +34,7 @@ from .scoring import evaluate_score
 __all__ = [
     "VERDICTS", "RULES_DIR", "DEFAULT_PACKS", "Rule", "Score", "RulePack", "bundled_packs", "load_pack", "load_packs",
     "absent_columns", "applies_mask", "evaluate_rule", "evaluate_summary_rule", "evaluate_score", "overall_verdict", "rules_table",
+    "no_threshold_finding", "summary_rule_sums", "summary_rule_verdicts",
 ]
 
 log = logging.getLogger(__name__)
@@ -476,8 +477,11 @@ _CAUSE_WORDS = {
 }
 
 
-def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
-    """Verdicts of one parcel rule for every row (a categorical Series) and its findings."""
+def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack, *, tally: dict | None = None):
+    """Verdicts of one parcel rule for every row (a categorical Series) and its findings.
+
+    With a ``tally`` dict the one finding counting parcels without a threshold is counted into it
+    instead (a partition's count; :func:`no_threshold_finding` makes it from the sum)."""
     n = len(frame)
     applies, cannot_tell, unknown_cols = applies_mask(frame, rule.applies_to)
     value = frame[rule.metric].to_numpy(dtype="float64") if rule.metric in frame.columns else np.full(n, np.nan)
@@ -545,12 +549,20 @@ def evaluate_rule(frame: pd.DataFrame, rule: Rule, pack: RulePack):
             reason_zh=f"指标无法计算，无法检查：{rule.name_zh}", reason_en=f"the metric cannot be computed: cannot check {rule.name_en}"))
     n_no_value = int((applies & no_value).sum())
     if n_no_value:
-        findings.append(table_finding(
-            kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n_no_value), source=rule.source,
-            level="all", group="(all)",
-            reason_zh=f"无可用阈值（{why}），{n_no_value} 宗地记为 n/a：{rule.name_zh}",
-            reason_en=f"no threshold: {why}; {n_no_value} parcels marked n/a for {rule.name_en}"))
+        if tally is None:
+            findings.append(no_threshold_finding(rule, n_no_value, why))
+        else:
+            tally[("no_threshold", rule.id)] = (n_no_value, why)
     return verdict, concat_findings(findings, sort=False)
+
+
+def no_threshold_finding(rule: Rule, n: int, why: str) -> pd.DataFrame:
+    """The one finding of a rule whose table has no threshold for ``n`` parcels it applies to."""
+    return table_finding(
+        kind="rule_pack", check=rule.id, severity="info", column=rule.metric, value=float(n), source=rule.source,
+        level="all", group="(all)",
+        reason_zh=f"无可用阈值（{why}），{n} 宗地记为 n/a：{rule.name_zh}",
+        reason_en=f"no threshold: {why}; {n} parcels marked n/a for {rule.name_en}")
 
 
 def _metric_zh(metric):
@@ -561,26 +573,36 @@ def _metric_en(metric):
     return METRICS[metric][5] if metric in METRICS else metric
 
 
-def evaluate_summary_rule(frame: pd.DataFrame, rule: Rule, summary: pd.DataFrame, *, min_area_m2: float):
-    """Verdicts of an aggregate rule for every summary row (n/a on levels it is not about) + findings.
+def summary_rule_sums(frame: pd.DataFrame, rule: Rule, level: str, *, min_area_m2: float) -> pd.DataFrame:
+    """The additive part of a summary rule at one level: per group (index) Σ numerator, Σ denominator and
+    parcels counted of its metric over the parcels it applies to (partitions' sums add up)."""
+    from .intensity import _group_codes, _metric_sums
 
-    The metric is Σ numerator ÷ Σ area over the parcels the rule applies to, per group.
-    """
     applies, _, _ = applies_mask(frame, rule.applies_to)
+    codes, groups = _group_codes(frame, level)
+    s_num, s_den, cnt = _metric_sums(frame, codes, len(groups), [rule.metric], sel=applies, min_area_m2=min_area_m2)[rule.metric]
+    return pd.DataFrame({"num": s_num, "den": s_den, "n": cnt}, index=groups)
+
+
+def summary_rule_verdicts(rule: Rule, summary: pd.DataFrame, sums: dict):
+    """Verdicts of an aggregate rule for every summary row (n/a on levels it is not about), its values
+    and findings, from :func:`summary_rule_sums` per level (``{level: sums}``, summed over partitions)."""
+    from .intensity import metric_ratio
+
     codes = np.full(len(summary), NA, dtype=np.int8)
     values = np.full(len(summary), np.nan)
     for level in rule.levels:
         rows = np.flatnonzero(summary["level"].to_numpy() == level)
-        if not len(rows) or level not in frame.columns:
+        if not len(rows) or level not in sums:
             continue
-        agg = aggregate(frame, level, mask=applies, metrics=[rule.metric], min_area_m2=min_area_m2)
-        v = agg[rule.metric].reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object")).to_numpy(dtype="float64")
+        agg = sums[level].reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object"))
+        v = metric_ratio(rule.metric, agg["num"].to_numpy(dtype="float64"), agg["den"].to_numpy(dtype="float64"))
         values[rows] = v
         thr = float(rule.threshold)
         tol = _REL_TOL * max(abs(thr), 1.0)
         fn = _OPS[rule.op]
         adj = v + tol if rule.op == ">=" else (v - tol if rule.op == "<=" else v)
-        npar = agg[f"{rule.metric}_n"].reindex(pd.Index(summary["group"].to_numpy()[rows], dtype="object")).fillna(0).to_numpy()
+        npar = agg["n"].fillna(0).to_numpy()
         codes[rows] = np.where(npar == 0, NA, np.where(np.isfinite(v), np.where(fn(adj, thr), PASS, FAIL), MISSING))
     verdict = pd.Series(pd.Categorical.from_codes(codes, categories=list(VERDICTS)), index=summary.index)
     fail = codes == FAIL
@@ -594,6 +616,16 @@ def evaluate_summary_rule(frame: pd.DataFrame, rule: Rule, summary: pd.DataFrame
             reason_zh=f"未达标：{rule.name_zh}（{_metric_zh(rule.metric)} Σ/Σ 应{zh_op} {rule.threshold} {rule.unit}）",
             reason_en=f"fails: {rule.name_en} (Σ/Σ {_metric_en(rule.metric)} must be {en_op} {rule.threshold} {rule.unit})"))
     return verdict, values, concat_findings(parts)
+
+
+def evaluate_summary_rule(frame: pd.DataFrame, rule: Rule, summary: pd.DataFrame, *, min_area_m2: float):
+    """Verdicts of an aggregate rule for every summary row (n/a on levels it is not about) + findings.
+
+    The metric is Σ numerator ÷ Σ area over the parcels the rule applies to, per group (the
+    one-partition case of :func:`summary_rule_sums` then :func:`summary_rule_verdicts`).
+    """
+    sums = {lv: summary_rule_sums(frame, rule, lv, min_area_m2=min_area_m2) for lv in rule.levels if lv in frame.columns}
+    return summary_rule_verdicts(rule, summary, sums)
 
 
 def overall_verdict(verdicts: list[pd.Series], index) -> pd.Series:

@@ -26,7 +26,7 @@ import pandas as pd
 from .findings import concat_findings, row_findings, table_finding
 from .intensity import METRICS, aggregate
 
-__all__ = ["evaluate_score", "rank_classes"]
+__all__ = ["evaluate_score", "rank_classes", "rank_cuts", "score_facts", "add_facts", "resolve_score", "score_values", "no_formula_column_finding"]
 
 log = logging.getLogger(__name__)
 
@@ -64,43 +64,105 @@ def rank_classes(values, classes) -> tuple[np.ndarray, int]:
     return out, int((by_tie < np.minimum(by_pos, len(classes) - 1)).sum())
 
 
-def _benchmark(frame, ind, metric, mask, min_area_m2):
-    b = ind.get("benchmark", "average")
-    if isinstance(b, (int, float)):
-        return float(b), f"{float(b):g} (fixed)"
-    avg = float(aggregate(frame, None, mask=mask, metrics=[metric], min_area_m2=min_area_m2)[metric].iloc[0])
-    if isinstance(b, dict):
-        k = float(b["average_times"])
-        return k * avg, f"{k * avg:.4g} ({k:g} × the evaluated group's Σ/Σ average {avg:.4g})"
-    return avg, f"{avg:.4g} (the evaluated group's Σ/Σ average)"
+def _variant_masks(frame, score, applies):
+    """``[(key, label, mask)]`` per formula of the score (one with key None when it has one formula)."""
+    col = score.variant_column
+    if col is None:
+        return [(None, "", applies)]
+    if col not in frame.columns:
+        return []
+    return [(key, f"[{col} = {key}] ", applies & (frame[col].astype("object") == key).to_numpy()) for key, _ in score.variants]
 
 
-def _variant_score(frame, score, indicators, mask, min_area_m2, notes, label):
+def _candidates(indicators):
+    return [m for ind in indicators for m in (ind["metric"], ind.get("fallback")) if m is not None]
+
+
+def score_facts(frame: pd.DataFrame, score, *, min_area_m2: float) -> dict:
+    """What a score needs to know of the whole evaluated group, as additive numbers (partitions' facts add up,
+    :func:`add_facts`): per formula and candidate metric the parcels with a value and its Σ numerator, Σ
+    denominator over the evaluated parcels (for the ``average`` benchmarks); ``applies`` the parcels it applies to."""
+    from .intensity import _metric_sums
+    from .rules import applies_mask
+
+    applies = applies_mask(frame, score.applies_to)[0]
+    facts = {"applies": int(applies.sum())}
+    zeros = np.zeros(len(frame), dtype=np.int64)
+    for key, _label, mask in _variant_masks(frame, score, applies):
+        indicators = dict(score.variants)[key]
+        for m in dict.fromkeys(_candidates(indicators)):
+            v = frame[m].to_numpy(dtype="float64") if m in frame.columns else np.full(len(frame), np.nan)
+            s_num, s_den, _cnt = _metric_sums(frame, zeros, 1, [m], sel=mask, min_area_m2=min_area_m2)[m]
+            facts[(key, m)] = (int(np.isfinite(v[mask]).sum()), float(s_num[0]), float(s_den[0]))
+    return facts
+
+
+def add_facts(parts) -> dict:
+    """The facts of several partitions summed (counts and sums add; NaN stays NaN)."""
+    out: dict = {}
+    for f in parts:
+        for k, v in f.items():
+            if k not in out:
+                out[k] = v
+            elif isinstance(v, tuple):
+                out[k] = tuple(a + b for a, b in zip(out[k], v))
+            else:
+                out[k] = out[k] + v
+    return out
+
+
+def resolve_score(score, facts: dict, columns) -> tuple[dict, list]:
+    """The formulas as evaluated: ``({key: (used, absent_required)}, notes)``; ``used`` lists
+    ``(metric, weight, benchmark, direction)`` with benchmarks from the whole group's facts."""
+    from .intensity import metric_ratio
+
+    columns = set(columns)
+    notes: list = []
+    resolved = {}
+    col = score.variant_column
+    if col is not None and col not in columns:
+        return resolved, notes
+    for key, indicators in score.variants:
+        label = "" if key is None else f"[{col} = {key}] "
+        used, absent_required = [], []
+        for ind in indicators:
+            chosen = None
+            for m in (ind["metric"], ind.get("fallback")):
+                if m is None:
+                    continue
+                if METRICS[m][0] in columns and (METRICS[m][1] in columns or METRICS[m][1].startswith("area_")) \
+                        and facts.get((key, m), (0,))[0] > 0:
+                    chosen = m
+                    break
+            if chosen is None:
+                lacking = [c for c in METRICS[ind["metric"]][:2] if c not in columns and not c.startswith("area_")]
+                what = ", ".join(lacking) or f"values of {ind['metric']}"
+                if score.drop_absent:
+                    notes.append(f"{label}{ind['metric']}: dropped (the data has no {what}); weights rescaled")
+                    continue
+                notes.append(f"{label}{ind['metric']}: the data has no {what}, so no parcel can be scored by this formula")
+                absent_required.append(ind["metric"])
+                continue
+            b = ind.get("benchmark", "average")
+            if isinstance(b, (int, float)):
+                bench, text = float(b), f"{float(b):g} (fixed)"
+            else:
+                _n, s_num, s_den = facts[(key, chosen)]
+                avg = float(metric_ratio(chosen, np.array([s_num]), np.array([s_den]))[0])
+                if isinstance(b, dict):
+                    k = float(b["average_times"])
+                    bench, text = k * avg, f"{k * avg:.4g} ({k:g} × the evaluated group's Σ/Σ average {avg:.4g})"
+                else:
+                    bench, text = avg, f"{avg:.4g} (the evaluated group's Σ/Σ average)"
+            used.append((chosen, float(ind["weight"]), bench, ind.get("direction", "higher")))
+            notes.append(f"{label}{chosen}: weight {ind['weight']}, benchmark {text}")
+        resolved[key] = (used, absent_required)
+    return resolved, notes
+
+
+def _variant_score(frame, score, used, absent_required, mask):
     """Score values of the rows in ``mask`` for one formula; returns (values, missing, used metrics)."""
     n = len(frame)
-    used = []
-    absent_required = []
-    for ind in indicators:
-        chosen = None
-        for m in (ind["metric"], ind.get("fallback")):
-            if m is None:
-                continue
-            if METRICS[m][0] in frame.columns and (METRICS[m][1] in frame.columns or METRICS[m][1].startswith("area_")) \
-                    and np.isfinite(frame.loc[mask, m].to_numpy(dtype="float64")).any():
-                chosen = m
-                break
-        if chosen is None:
-            lacking = [c for c in METRICS[ind["metric"]][:2] if c not in frame.columns and not c.startswith("area_")]
-            what = ", ".join(lacking) or f"values of {ind['metric']}"
-            if score.drop_absent:
-                notes.append(f"{label}{ind['metric']}: dropped (the data has no {what}); weights rescaled")
-                continue
-            notes.append(f"{label}{ind['metric']}: the data has no {what}, so no parcel can be scored by this formula")
-            absent_required.append(ind["metric"])
-            continue
-        bench, text = _benchmark(frame, ind, chosen, mask, min_area_m2)
-        used.append((chosen, float(ind["weight"]), bench, ind.get("direction", "higher")))
-        notes.append(f"{label}{chosen}: weight {ind['weight']}, benchmark {text}")
     total_w = sum(w for _, w, *_ in used)
     s = np.zeros(n)
     missing = np.zeros(n, dtype=bool)
@@ -121,42 +183,85 @@ def _variant_score(frame, score, indicators, mask, min_area_m2, notes, label):
     return value, mask & missing, [m for m, *_ in used] + absent_required
 
 
-def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float):
+def score_values(frame: pd.DataFrame, score, resolved: dict):
+    """Per-parcel score of a resolved score: ``(value, missing, variant_missing, metrics used)``."""
+    from .rules import applies_mask
+
+    n = len(frame)
+    applies, cannot_tell, _unknown = applies_mask(frame, score.applies_to)
+    value = np.full(n, np.nan)
+    missing = cannot_tell.copy()
+    used_all: list = []
+    col = score.variant_column
+    if col is not None and col not in frame.columns:
+        variant_missing = applies.copy()
+    else:
+        for key, _label, mask in _variant_masks(frame, score, applies):
+            used, absent_required = resolved[key]
+            v, miss, used_m = _variant_score(frame, score, used, absent_required, mask)
+            value = np.where(mask, v, value)
+            missing |= miss
+            used_all += [u for u in used_m if u not in used_all]
+        variant_missing = (applies & ~frame[col].astype("object").isin([k for k, _ in score.variants]).to_numpy()
+                           if col is not None else np.zeros(n, dtype=bool))
+    missing |= variant_missing
+    value[missing] = np.nan
+    return value, missing, variant_missing, used_all
+
+
+def rank_cuts(values, classes) -> tuple[np.ndarray, list]:
+    """Score cut-offs equal to :func:`rank_classes` on ``values`` (all the evaluated group's scores):
+    ``(cuts, notes)``; a score ≥ ``cuts[k]`` reaches class k (the first such k), so each partition can
+    class its parcels with these few numbers. Notes give the class sizes and ties."""
+    v = np.asarray(values, dtype="float64")
+    v = v[np.isfinite(v)]
+    n = len(v)
+    sv = np.sort(v)[::-1]
+    edges = [math.floor(n * float(c["rank_to_pct"]) / 100.0 + 0.5) for c in classes]
+    cuts = np.array([sv[e - 1] if e >= 1 else np.inf for e in edges], dtype="float64")
+    klass, moved = rank_classes(v, classes)
+    counts = pd.Series(klass).value_counts()
+    note = (f"classes by rank among {n} evaluated parcels: "
+            + ", ".join(f"{c['class']} {int(counts.get(c['class'], 0))}" for c in classes)
+            + ("; equal scores share the better class" + (f" ({moved} parcels moved up by a tie)" if moved else
+                                                           " (no tie crossed a class edge)")))
+    return cuts, [note]
+
+
+def _classes_by_cuts(value, classes, cuts):
+    out = np.full(len(value), None, dtype=object)
+    assigned = ~np.isfinite(value)
+    for c, cut in zip(classes, cuts):
+        m = ~assigned & (value >= cut)
+        out[m] = c["class"]
+        assigned |= m
+    return out
+
+
+def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float, resolved=None, cuts=None, tally=None):
     """The weighted per-亩 score, its class and verdict for every row.
 
     Returns ``(score Series, class Series, verdict Series, findings, notes)``; notes list the
-    indicators used, dropped (column absent), their benchmarks and how ties were ranked.
+    indicators used, dropped (column absent), their benchmarks and how ties were ranked. Benchmarks
+    and rank classes are about the whole evaluated group: a partition of a larger layer passes the
+    group's ``resolved`` formulas (:func:`resolve_score` on :func:`add_facts` of every partition's
+    :func:`score_facts`) and, for rank classes, the group's ``cuts`` (:func:`rank_cuts`); without them
+    the frame is the whole group (the one-partition case of the same steps). With a ``tally`` dict the
+    one finding that counts parcels of the whole layer is not made here but counted into it (a
+    partition's count; :func:`no_formula_column_finding` makes it from the sum).
     """
     from .rules import absent_columns, applies_mask
 
     n = len(frame)
     applies, cannot_tell, _unknown = applies_mask(frame, score.applies_to)
     notes = [f"applies_to ignores {c}: the data has no such column" for c in absent_columns(frame, score.applies_to)]
-    value = np.full(n, np.nan)
-    missing = cannot_tell.copy()
-    used_all = []
-    variant_missing = np.zeros(n, dtype=bool)
+    if resolved is None:
+        resolved, more = resolve_score(score, score_facts(frame, score, min_area_m2=min_area_m2), frame.columns)
+        notes += more
     col = score.variant_column
     if col is not None and col not in frame.columns:
         notes.append(f"the formula is chosen by {col}, which the data does not have: no parcel can be scored")
-        variant_missing = applies.copy()
-    else:
-        for key, indicators in score.variants:
-            if key is None:
-                mask = applies
-                label = ""
-            else:
-                mask = applies & (frame[col].astype("object") == key).to_numpy()
-                label = f"[{col} = {key}] "
-            v, miss, used = _variant_score(frame, score, indicators, mask, min_area_m2, notes, label)
-            value = np.where(mask, v, value)
-            missing |= miss
-            used_all += [u for u in used if u not in used_all]
-        if col is not None:
-            keys = [k for k, _ in score.variants]
-            variant_missing = applies & ~frame[col].astype("object").isin(keys).to_numpy()
-    missing |= variant_missing
-    value[missing] = np.nan
+    value, missing, variant_missing, used_all = score_values(frame, score, resolved)
     klass = np.full(n, None, dtype=object)
     if score.classes_by == "score":
         assigned = np.zeros(n, dtype=bool)
@@ -165,13 +270,10 @@ def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float):
             klass[m] = c["class"]
             assigned |= m
     elif score.classes_by == "rank":
-        klass, moved = rank_classes(value, score.classes)
-        n_eval = int(np.isfinite(value).sum())
-        counts = pd.Series(klass[np.isfinite(value)]).value_counts()
-        notes.append(f"classes by rank among {n_eval} evaluated parcels: "
-                     + ", ".join(f"{c['class']} {int(counts.get(c['class'], 0))}" for c in score.classes)
-                     + ("; equal scores share the better class" + (f" ({moved} parcels moved up by a tie)" if moved else
-                                                                    " (no tie crossed a class edge)")))
+        if cuts is None:
+            cuts, more = rank_cuts(value, score.classes)
+            notes += more
+        klass = _classes_by_cuts(value, score.classes, cuts)
     else:
         notes.append(score.classes_note or "no class cut-offs: the score only")
     scored = np.isfinite(value)
@@ -196,12 +298,10 @@ def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float):
             reason_zh=f"{col} 缺失或无法识别，无法选择评价公式：{score.name_zh}",
             reason_en=f"{col} is missing or unknown, so the formula cannot be chosen: {score.name_en}"))
     elif col is not None and applies.any():
-        parts.append(table_finding(
-            kind="rule_pack", check=score.id, severity="warning", column=col, level="all", group="(all)",
-            value=float(applies.sum()), source=score.source,
-            reason_zh=f"数据无 {col} 列，无法选择评价公式，{int(applies.sum())} 宗地无法评价：{score.name_zh}",
-            reason_en=f"the data has no {col} column to choose the formula: {int(applies.sum())} parcels cannot be "
-                      f"scored for {score.name_en}"))
+        if tally is None:
+            parts.append(no_formula_column_finding(score, int(applies.sum())))
+        else:
+            tally[("no_formula_column", score.id)] = int(applies.sum())
     rest = missing & ~variant_missing
     parts.append(row_findings(
         frame, rest, kind="rule", check=score.id, severity="warning", verdict="missing", column="score",
@@ -209,3 +309,13 @@ def evaluate_score(frame: pd.DataFrame, score, *, min_area_m2: float):
         reason_en=f"data for the evaluation is missing ({', '.join(used_all)}): cannot rank {score.name_en}"))
     return (pd.Series(value, index=frame.index, name=f"score:{score.id}"),
             pd.Series(klass, index=frame.index, name=f"class:{score.id}"), verdict, concat_findings(parts, sort=False), notes)
+
+
+def no_formula_column_finding(score, n: int) -> pd.DataFrame:
+    """The one finding of a score whose formula column the data lacks, for ``n`` parcels it applies to."""
+    col = score.variant_column
+    return table_finding(
+        kind="rule_pack", check=score.id, severity="warning", column=col, level="all", group="(all)",
+        value=float(n), source=score.source,
+        reason_zh=f"数据无 {col} 列，无法选择评价公式，{n} 宗地无法评价：{score.name_zh}",
+        reason_en=f"the data has no {col} column to choose the formula: {n} parcels cannot be scored for {score.name_en}")
