@@ -46,6 +46,41 @@ def workbook_labels() -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+_PCT_WORDS = ("率", "比", "系数", "密度", "占比", "比重")
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> dict:
+    """Indicator records of ``gis/data/indicators.yaml`` by column name (parcel metrics and zone indicators)."""
+    try:
+        from .indicators import load_registry
+
+        reg = load_registry()
+    except Exception as exc:  # the registry is optional here: labels fall back to column names
+        log.debug("no indicator registry for workbook labels: %s", exc)
+        return {}
+    out = {}
+    for section in ("parcel_metrics", "zone_indicators"):
+        for name, rec in (reg.get(section) or {}).items():
+            if isinstance(rec, dict):
+                out[name] = rec
+    return out
+
+
+def _entry(column: str) -> dict | None:
+    """Header texts and format of a column: the workbook's labels, else derived from the indicator registry."""
+    col = str(column)
+    entry = workbook_labels()["columns"].get(col)
+    if entry or col not in _registry():
+        return entry
+    rec = _registry()[col]
+    zh, en, unit = rec.get("name_zh") or col, rec.get("name_en") or col, rec.get("unit") or ""
+    if unit == "ratio":
+        pct = any(w in zh for w in _PCT_WORDS) and "容积率" not in zh
+        return {"zh": f"{zh}（%）" if pct else zh, "en": f"{en} (%)" if pct else en, "format": "pct" if pct else "ratio2"}
+    return {"zh": f"{zh}（{unit}）" if unit else zh, "en": f"{en} ({unit})" if unit else en, "format": "intensity"}
+
+
 def header(column: str, lang: str | None, rule_names: dict | None = None) -> str:
     """The header of ``column`` in ``lang`` (its machine name when ``lang`` is None or it has no label)."""
     if lang is None:
@@ -56,7 +91,7 @@ def header(column: str, lang: str | None, rule_names: dict | None = None) -> str
         if col.startswith(prefix):
             rule = "rule:" + col[len(prefix):]
             return texts[lang] + str((rule_names or {}).get(rule) or col[len(prefix):])
-    entry = labels["columns"].get(col)
+    entry = _entry(col)
     return entry[lang] if entry else col
 
 
@@ -98,6 +133,9 @@ def _translate(frame: pd.DataFrame, lang: str | None) -> pd.DataFrame:
         col = out[c]
         if _is_verdict(c):
             out[c] = col.astype("object").map(lambda v, m=verdicts: m.get(str(v), v) if _cell_value(v) is not None else v)
+        elif str(c) in labels.get("values", {}):
+            words = {k: v[lang] for k, v in labels["values"][str(c)].items()}
+            out[c] = col.astype("object").map(lambda v, m=words: m.get(str(v), v) if _cell_value(v) is not None else v)
         elif c == "severity":
             out[c] = col.astype("object").map(lambda v, m=severities: m.get(str(v), v) if _cell_value(v) is not None else v)
         elif pd.api.types.is_bool_dtype(col.dtype):
@@ -131,7 +169,7 @@ def _notes_rows(tables: dict, lang: str) -> list[list]:
         for r in rules.itertuples(index=False):
             d = r._asdict()
             threshold, unit = d.get("threshold"), d.get("unit")
-            entry = workbook_labels()["columns"].get(str(d.get("metric")), {})
+            entry = _entry(str(d.get("metric"))) or {}
             try:
                 if entry.get("format") == "pct":
                     threshold, unit = f"{float(threshold) * 100:g}%", "%"
@@ -180,7 +218,7 @@ def write_workbook(tables: dict, path, *, lang: str | None = "zh") -> Path:
             ws = wb.add_worksheet(labels["sheets"]["notes"][lang])
             bold = wb.add_format({"bold": True})
             title = wb.add_format({"bold": True, "font_size": 14})
-            wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+            wrap = wb.add_format({"valign": "top"})  # long sources run on to the right, never over the next row
             for i, row in enumerate(_notes_rows(tables, lang)):
                 for j, v in enumerate(row):
                     v = _cell_value(v)
@@ -190,9 +228,13 @@ def write_workbook(tables: dict, path, *, lang: str | None = "zh") -> Path:
                                                 else wrap)
                     ws.write(i, j, v, fmt)
             ws.set_column(0, 0, 26)
-            ws.set_column(1, 1, 48)
-            ws.set_column(2, 5, 14)
-            ws.set_column(6, 6, 90)
+            ws.set_column(1, 1, 52)
+            ws.set_column(2, 2, 30)
+            ws.set_column(3, 5, 10)
+            ws.set_column(6, 6, 120)
+            ws.set_landscape()
+            ws.set_paper(9)
+            ws.fit_to_pages(1, 0)
     finally:
         wb.close()
     return Path(path)
@@ -206,10 +248,10 @@ def _write_sheet(ws, frame: pd.DataFrame, *, lang, rule_names, metric_of, head_f
     n = len(shown)
     fmt_key = {}
     for j, c in enumerate(cols):
-        entry = labels["columns"].get(str(c))
+        entry = _entry(str(c))
         key = entry.get("format") if entry else None
-        if key is None and str(c).startswith("value:"):
-            key = "intensity"
+        if key is None and (str(c).startswith("value:") or pd.api.types.is_float_dtype(raw[c].dtype)):
+            key = "intensity" if str(c).startswith("value:") else "area"  # figures rounded by format, never raw
         if key == "text" or (key and not pd.api.types.is_numeric_dtype(raw[c].dtype)):
             key = None if key != "text" else "text"
         fmt_key[c] = key
@@ -221,8 +263,9 @@ def _write_sheet(ws, frame: pd.DataFrame, *, lang, rule_names, metric_of, head_f
         else:
             ws.write_column(1, j, values)
         sample = values[:500]
-        width = max([_text_width(header(c, lang, rule_names)) // (2 if lang == "zh" else 1) + 2]
-                    + [_text_width(f"{v:,.2f}" if isinstance(v, float) else v) + 2 for v in sample if v is not None])
+        head_width = min(_text_width(header(c, lang, rule_names)) + 2, 22)  # longer headers wrap (3 lines at most)
+        width = max([head_width] + [_text_width(f"{v:,.2f}" if isinstance(v, float) else v) + 2
+                                    for v in sample if v is not None])
         ws.set_column(j, j, min(max(width, 8), 60))
         if _is_verdict(c) and n:
             for verdict in ("fail", "missing"):
@@ -243,4 +286,10 @@ def _write_sheet(ws, frame: pd.DataFrame, *, lang, rule_names, metric_of, head_f
     ws.freeze_panes(1, 0)
     if cols:
         ws.autofilter(0, 0, max(n, 1), len(cols) - 1)
-    ws.set_row(0, 32 if lang else 18)
+    ws.set_row(0, 48 if lang else 30)
+    # printing: landscape A4, the header row on every page; narrow tables one page wide
+    ws.set_landscape()
+    ws.set_paper(9)
+    if len(cols) <= 16:
+        ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)

@@ -102,3 +102,23 @@ def test_csv_stays_snake_case(result, tmp_path):
     out = tmp_path / "a.csv"
     write_audit(result, out, lang="zh")
     assert "investment_intensity_wan_per_mu" in pd.read_csv(out).columns
+
+
+def test_every_parcel_and_summary_column_has_a_chinese_header(result, tmp_path):
+    """Columns from the indicator registry (gis/data/indicators.yaml) are labelled from it, with units."""
+    import re
+
+    out = tmp_path / "a.xlsx"
+    write_audit(result, out, lang="zh")
+    wb = openpyxl.load_workbook(out)
+    for sheet in ("地块", "汇总", "问题清单"):
+        heads = [c.value for c in wb[sheet][1]]
+        machine = [h for h in heads if re.fullmatch(r"[a-z0-9_:.\-]+", h or "")]
+        assert machine == [], (sheet, machine)
+    ws = wb["地块"]
+    heads = [c.value for c in ws[1]]
+    # a float column is rounded by format, never shown raw
+    for j, h in enumerate(heads, start=1):
+        cell = ws.cell(2, j)
+        if isinstance(cell.value, float):
+            assert cell.number_format != "General", h
