@@ -160,3 +160,5 @@ def briefing_cmd(out, png, basemap, online, pdf, pptx, hidpi, overwrite):
     for extra, on in (("briefing.pdf", pdf), ("briefing.pptx", pptx)):
         if on:
             console.print(f"  {Path(out) / extra}", markup=False)
+    for book in sorted(Path(out).glob("*.xlsx")):
+        console.print(f"  {book}  审核工作簿 audit workbook (中文)", markup=False)

@@ -104,14 +104,18 @@ def write_pptx(maps, path, *, date: str, overwrite: bool = False) -> Path:
             continue
         slide = prs.slides.add_slide(layout)
         title = slide.shapes.title
-        title.text = f"{m.title_zh} · {m.title_en}"
-        title.left, title.top, title.width, title.height = Emu(int(W * 0.03)), Emu(int(H * 0.01)), Emu(int(W * 0.94)), Emu(int(H * 0.09))
-        for p in title.text_frame.paragraphs:
-            for r in p.runs:
-                r.font.size = Pt(22)
-                r.font.bold = True
-        top = int(H * 0.105)
-        pic_h = int(H * 0.83)
+        title.left, title.top, title.width, title.height = Emu(int(W * 0.03)), Emu(int(H * 0.005)), Emu(int(W * 0.94)), Emu(int(H * 0.11))
+        tf = title.text_frame
+        tf.text = m.title_zh
+        tf.word_wrap = True
+        tf.paragraphs[0].runs[0].font.size = Pt(24)
+        tf.paragraphs[0].runs[0].font.bold = True
+        if m.title_en:
+            para = tf.add_paragraph()
+            para.text = m.title_en
+            para.runs[0].font.size = Pt(13)
+        top = int(H * 0.12)
+        pic_h = int(H * 0.815)
         pic_w = int(pic_h * 16 / 9)
         if pic_w > W * 0.97:
             pic_w = int(W * 0.97)
