@@ -142,9 +142,10 @@ def require_crs(gdf, *, what: str = "the layer") -> CRS:
         hint = None
     if hint:
         code = hint.rsplit("EPSG:", 1)[1].split()[0].rstrip(")") if "EPSG:" in hint else None
-        how = f"pass it with --crs EPSG:{code}" if code else "pass it with --crs EPSG:<code>"
-        raise CRSError(f"{what} has no CRS; its coordinates look like {hint}: {how}")
-    raise CRSError(f"{what} has no CRS and its coordinates fit no usual system: pass one with --crs EPSG:<code>")
+        raise CRSError(f"{what} has no CRS; its coordinates look like {hint}", setting="crs",
+                       suggestion=f"EPSG:{code}" if code else "EPSG:<code>")
+    raise CRSError(f"{what} has no CRS and its coordinates fit no usual system", setting="crs",
+                   suggestion="EPSG:<code>")
 
 
 def check_same_crs(left, right, *, left_name: str = "left", right_name: str = "right") -> bool:

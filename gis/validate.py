@@ -326,7 +326,8 @@ def row_notes(gdf, report: ValidationReport, *extra: pd.DataFrame) -> pd.Series:
     Findings are matched by input row, never by id; ``extra`` findings tables (e.g. those of
     :func:`gis.io.read`) are noted too.
     """
-    parts = [f[["row", "check"]] for f in (report.findings, *extra) if f is not None and len(f)]
+    # what reading found first (the reason), then what measuring found (the consequence)
+    parts = [f[["row", "check"]] for f in (*extra, report.findings) if f is not None and len(f)]
     out = pd.Series("", index=gdf.index, name="findings", dtype=object)
     if not parts:
         return out

@@ -144,3 +144,16 @@ def test_an_undecodable_csv_names_the_file_and_the_setting(tmp_path, run_cli):
     assert err.value.setting == "encoding" and "x.csv" in str(err.value)
     code, _, msg = run_cli("areas", path)
     assert code == 2 and "--encoding" in msg
+
+
+def test_header_found_even_when_rows_are_ragged_and_a_table_with_no_rows_reads(tmp_path, run_cli):
+    path = tmp_path / "ragged.csv"  # WKT written without quotes: its commas split the rows
+    path.write_text("parcel_id,wkt\n1,POLYGON((0 0, 1 1\n2,POINT (103.6 36.5)\n")
+    result = read(path, crs=4490)
+    assert list(result.frame.columns[:1]) == ["parcel_id"] and len(result.frame) == 2
+    assert result.frame.geometry.iloc[0] is None and result.frame.geometry.iloc[1] is not None
+    assert "geometry_unreadable" in set(result.findings["check"].astype(str))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("parcel_id,wkt\n")
+    code, out, err = run_cli("areas", empty)
+    assert code == 0 and "has no rows" in err

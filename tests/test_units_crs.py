@@ -51,7 +51,11 @@ def test_missing_crs_message_says_what_and_how(parcels_4490):
     with pytest.raises(CRSError) as err:
         require_crs(gk, what="parcels.gpkg")
     msg = str(err.value)
-    assert "parcels.gpkg has no CRS" in msg and "zone 35" in msg and "--crs EPSG:4523" in msg
+    assert "parcels.gpkg has no CRS" in msg and "zone 35" in msg and "--" not in msg  # the library names no flag
+    assert err.value.setting == "crs" and err.value.suggestion == "EPSG:4523"
+    from gis.cli import advice
+
+    assert advice(err.value).endswith("pass --crs EPSG:4523")  # the command line adds the flag
     assert "\n" not in msg
 
 

@@ -246,12 +246,13 @@ def _choose_crs(file_crs, given, geoms, frame, name, notices, *, require: bool):
                                   setting="source_crs", suggestion="gcj02"))
         return file_crs
     bounds = _finite_bounds(geoms)
-    if bounds is None:
+    if bounds is None:  # nothing to tell a CRS from; areas are missing (or there are no rows) either way
         if len(geoms):
             notices.append(Notice(f"{name} has no geometry at all: every row is kept, with a missing geometry "
                                   f"(and a missing area)"))
-            return CRS.from_epsg(4490) if require else None
-        return None
+        else:
+            notices.append(Notice(f"{name} has no rows"))
+        return CRS.from_epsg(4490) if require else None
     looks = guess_crs_from_bounds(bounds) or ""
     if looks.startswith("longitude/latitude"):
         inside = (bounds[0] >= CHINA_LONLAT_BOUNDS[0] and bounds[2] <= CHINA_LONLAT_BOUNDS[2]

@@ -125,16 +125,31 @@ def _sheet_notices(path, filled, name) -> list[str]:
 
 
 def _header_row(grid: list[list]) -> int:
-    """Index of the header row: the first row as full as the fullest of the first rows, all text."""
+    """Index of the header row: the first of the first rows with two or more cells, none of them a number.
+
+    Rows above it (a title such as ``2026年第三季度供地台账`` in one cell) are titles. Data rows hold
+    numbers (ids, areas, money); a header does not.
+    """
     scan = grid[:_SCAN_ROWS]
-    counts = [sum(v is not None for v in r) for r in scan]
-    if not counts or max(counts) == 0:
-        return 0
-    need = max(2, int(np.ceil(0.6 * max(counts)))) if max(counts) >= 2 else 1
-    for i, (r, c) in enumerate(zip(scan, counts)):
-        if c >= need and all(isinstance(v, str) for v in r if v is not None):
+    for i, r in enumerate(scan):
+        cells = [v for v in r if v is not None]
+        if len(cells) >= 2 and not any(_is_number(v) for v in cells):
             return i
-    return next(i for i, c in enumerate(counts) if c)
+    return next((i for i, r in enumerate(scan) if any(v is not None for v in r)), 0)
+
+
+def _is_number(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float, np.number)):
+        return True
+    if isinstance(v, str):
+        try:
+            float(v.strip().replace(",", ""))
+            return True
+        except ValueError:
+            return False
+    return False
 
 
 def _frame_from_grid(grid, merged, name: str, notices: list[str]):

@@ -96,10 +96,13 @@ def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataF
         out_of_range = finite_rows & ((big_x > 180.0) | (big_y > 90.0))
         # longitude/latitude swapped: x reads as a latitude, y as a longitude beyond 90°
         swapped = finite_rows & (big_x <= 90.0) & (big_y > 90.0) & (big_y <= 180.0)
+        looks = None
         if finite_rows.any() and out_of_range[finite_rows].all() and not swapped[finite_rows].all():
             b = (np.nanmin(xmin[finite_rows]), np.nanmin(ymin[finite_rows]), np.nanmax(xmax[finite_rows]),
                  np.nanmax(ymax[finite_rows]))
-            looks = guess_crs_from_bounds(b) or "projected metres"
+            looks = guess_crs_from_bounds(b)
+        if finite_rows.any() and out_of_range[finite_rows].all() and not swapped[finite_rows].all() and looks:
+            # every coordinate is a recognisable projected system: the whole layer is mislabelled
             code = looks.rsplit("EPSG:", 1)[1].split()[0].rstrip(")") if "EPSG:" in looks else None
             raise CRSError(f"{name} says its CRS is {crs.to_string()} (degrees) but its coordinates "
                            f"({b[0]:.0f}, {b[1]:.0f} …) are no longitudes/latitudes; they look like {looks}",
