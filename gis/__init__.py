@@ -3,7 +3,8 @@
 Areas on the CGCS2000 ellipsoid held against the plan's targets (:mod:`gis.area`, :mod:`gis.targets`,
 :mod:`gis.plancheck`), geometry checks (:mod:`gis.validate`), reading and writing (:mod:`gis.io`), China's
 coordinate offsets (:mod:`gis.offsets`, :mod:`gis.convert`), the bundled plan layers (:mod:`gis.bundled`),
-land-intensity audits (:mod:`gis.intensity`, :mod:`gis.rules`, :mod:`gis.audit`), terrain and zonal
+land-intensity audits (:mod:`gis.intensity`, :mod:`gis.rules`, :mod:`gis.audit`, the leadership workbook
+:mod:`gis.audit_workbook`), terrain and zonal
 statistics (:mod:`gis.raster`, :mod:`gis.zonal`) and briefing maps (:mod:`gis.webmap`).
 """
 

@@ -2,6 +2,11 @@
 
 Public face: :func:`render_map` (layers + spec → ``folium.Map``), :func:`save_map` (atomic, offline
 by default), :func:`build_briefing` (the whole briefing pack), :func:`load_spec`.
+
+Modules: ``render`` (page), ``style`` (colours, classes, legends; the land-use colour table),
+``context`` (districts, Yellow River, places under the data), ``png`` (headless Chromium: slide PNGs,
+print-to-PDF), ``slides`` (briefing PDF and PowerPoint), ``briefing`` (the pack), ``spec``, ``compact``,
+``offline``, ``raster_overlay``.
 """
 
 from __future__ import annotations
