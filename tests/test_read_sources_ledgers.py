@@ -157,3 +157,19 @@ def test_header_found_even_when_rows_are_ragged_and_a_table_with_no_rows_reads(t
     empty.write_text("parcel_id,wkt\n")
     code, out, err = run_cli("areas", empty)
     assert code == 0 and "has no rows" in err
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "geojson", "gpkg"])
+def test_lists_are_written_as_json_and_garbled_text_is_said(tmp_path, ext):
+    import numpy as np
+
+    from gis.io import write_layer
+
+    g = gpd.GeoDataFrame({"center": [np.array([103.841032, 36.049115])], "parent": [{"adcode": 620000}],
+                          "name": ["城\ufffd区"]}, geometry=[shapely.Point(103.8, 36.0)], crs=4326)
+    path = tmp_path / f"j.{ext}"
+    write_layer(g, path)
+    r = read(path)
+    assert r.frame["center"].iloc[0] == "[103.841032, 36.049115]"  # JSON, never "[103.841032  36.049115]"
+    assert json.loads(r.frame["parent"].iloc[0]) == {"adcode": 620000}
+    assert any("U+FFFD" in n and "name" in n for n in r.notices)

@@ -152,12 +152,24 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
     if "geometry" in frame.columns:
         frame = frame.rename(columns={"geometry": "geometry_attr"})
         notices.append(f"{name}: an attribute named 'geometry' is kept as 'geometry_attr'")
+    _garbled_text(frame, name, notices)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=chosen)
     if source_crs:
         gdf = _from_offset(gdf, source_crs, name, notices)
     for n in notices:
         log.info("%s", n)
     return ReadResult(gdf, concat_findings(findings, sort=False), notices, name)
+
+
+def _garbled_text(frame: pd.DataFrame, name: str, notices: list, *, sample: int = 50_000) -> None:
+    """A notice when text is already garbage in the file (U+FFFD replacement characters): no encoding helps."""
+    head = frame.head(sample)
+    cols = [c for c in head.columns if head[c].dtype == object or pd.api.types.is_string_dtype(head[c])]
+    bad = [str(c) for c in cols
+           if head[c].astype("string").str.contains("\ufffd", regex=False).fillna(False).any()]
+    if bad and not any("U+FFFD" in str(n) for n in notices):
+        notices.append(Notice(f"{name}: text in {', '.join(bad[:5])} is already garbled in the file (U+FFFD "
+                              f"replacement characters): the original characters are lost"))
 
 
 def _missing(path: Path) -> str:

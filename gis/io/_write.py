@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 
 def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals and lists as text; every writer understands text."""
+    """Categoricals as text and lists/dicts as JSON text (never Python repr); every writer understands text."""
+    from ._vector import json_text_columns
+
     out = None
     for c in frame.columns:
         if c == getattr(frame, "_geometry_column_name", None):
@@ -40,7 +42,16 @@ def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(s.dtype, pd.CategoricalDtype):
             out = frame.copy() if out is None else out
             out[c] = s.astype(object)
-    return frame if out is None else out
+    frame = frame if out is None else out
+    geom = getattr(frame, "_geometry_column_name", None)
+    others = frame.drop(columns=[geom]) if geom in frame.columns else frame
+    converted = json_text_columns(pd.DataFrame(others))
+    if converted is others or all(converted[c] is others[c] for c in converted.columns):
+        return frame
+    frame = frame.copy()
+    for c in converted.columns:
+        frame[c] = converted[c]
+    return frame
 
 
 def plain_frame(frame, *, wkt: bool = False) -> pd.DataFrame:
