@@ -32,7 +32,7 @@ from .units import AREA_UNITS_M2
 
 __all__ = [
     "HEADERS_PATH", "STATUSES", "SUPPLIED_STATUSES", "SCALES", "NUMERIC_FIELDS", "MONEY_FIELDS", "TEXT_FIELDS",
-    "load_headers", "map_headers", "check_values", "prepare_parcels",
+    "load_headers", "map_headers", "check_values", "prepare_parcels", "clean_text", "duplicate_id_findings",
 ]
 
 log = logging.getLogger(__name__)
@@ -214,11 +214,13 @@ def _to_number(s: pd.Series):
     return num, bad
 
 
-def check_values(df: pd.DataFrame, *, headers=None):
+def check_values(df: pd.DataFrame, *, headers=None, duplicates: bool = True):
     """Coerce and check values; returns ``(frame, findings)``. The frame is new; no row is dropped.
 
     Adds the land-use classification columns (:func:`gis.landuse.classify_landuse`) and a normalised
-    ``status``. Bad numbers become NaN (reported), never 0.
+    ``status``. Bad numbers become NaN (reported), never 0. ``duplicates=False`` leaves out the
+    duplicate-id check (a partition cannot see the other partitions' ids: the audit checks them across
+    the whole layer).
     """
     spec = load_headers(headers)
     out = df.copy()
@@ -244,11 +246,8 @@ def check_values(df: pd.DataFrame, *, headers=None):
     for field in TEXT_FIELDS:
         if field in out.columns:
             s = out[field]
-            if pd.api.types.is_float_dtype(s):  # ids read as numbers: 1.0 -> "1"
-                s = s.astype("Int64") if (s.dropna() % 1 == 0).all() else s
-            s = s.astype("str").str.strip()  # text stays a (pyarrow) string column: fast to filter and write
-            out[field] = s.mask(s.eq(""))
-    findings.extend(_check_ids(out))
+            out[field] = clean_text(s)
+    findings.extend(_check_ids(out, duplicates=duplicates))
     findings.extend(_check_status(out, spec))
     lu = classify_landuse(out["land_use"] if "land_use" in out.columns else pd.Series([None] * len(out), index=out.index))
     for col in lu.columns:
@@ -282,13 +281,21 @@ def check_values(df: pd.DataFrame, *, headers=None):
     return out, concat_findings(findings, ids=out)
 
 
+def clean_text(s: pd.Series) -> pd.Series:
+    """A text field as the audit reads it: stripped text, blank as missing, ids read as numbers without ``.0``."""
+    if pd.api.types.is_float_dtype(s):  # ids read as numbers: 1.0 -> "1"
+        s = s.astype("Int64") if (s.dropna() % 1 == 0).all() else s
+    s = s.astype("str").str.strip()  # text stays a (pyarrow) string column: fast to filter and write
+    return s.mask(s.eq(""))
+
+
 def _not_a_number(out, bad, field):
     return row_findings(out, bad, kind="data", check="not_a_number", severity="error", column=field,
                         raw=out[field].astype("string").to_numpy(dtype=object),
                         reason_zh=f"{field} 不是数字，按缺失处理", reason_en=f"{field} is not a number; treated as missing")
 
 
-def _check_ids(out: pd.DataFrame):
+def _check_ids(out: pd.DataFrame, *, duplicates: bool = True):
     found = []
     if "parcel_id" not in out.columns:
         found.append(table_finding(kind="header", check="missing_parcel_id_column", severity="error", column="parcel_id",
@@ -299,12 +306,19 @@ def _check_ids(out: pd.DataFrame):
     if blank.any():
         found.append(row_findings(out, blank, kind="data", check="missing_parcel_id", severity="error", column="parcel_id",
                                   reason_zh="缺少宗地编号", reason_en="parcel id is missing"))
+    if not duplicates:
+        return found
     dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
     if dup.any():
-        found.append(row_findings(out, dup, kind="data", check="duplicate_parcel_id", severity="error", column="parcel_id",
-                                  raw=ids.to_numpy(dtype=object),
-                                  reason_zh="宗地编号重复", reason_en="duplicate parcel id: the same id is on several rows"))
+        found.append(duplicate_id_findings(out, dup))
     return found
+
+
+def duplicate_id_findings(frame: pd.DataFrame, mask) -> pd.DataFrame:
+    """Findings for the rows of ``frame`` (with ``parcel_id``) whose id is on several rows of the layer."""
+    return row_findings(frame, mask, kind="data", check="duplicate_parcel_id", severity="error", column="parcel_id",
+                        raw=frame["parcel_id"].to_numpy(dtype=object),
+                        reason_zh="宗地编号重复", reason_en="duplicate parcel id: the same id is on several rows")
 
 
 def _check_status(out: pd.DataFrame, spec: dict):
