@@ -175,10 +175,15 @@ def test_store_parcels_keep_parkgis_area_and_read_back_in_4490(store):
     from gis.store.io import read_source, write_source
 
     frame = make_parcels().to_crs("EPSG:4544")  # reprojected to the store's CGCS2000 on the way in
+    two = frame.geometry.iloc[5]
+    frame.loc[frame.index[5], "geometry"] = shapely.MultiPolygon([two, shapely.affinity.translate(two, 0, 300)])
     write_source(frame, _t(store, "parcels"))
     back = read_source(_t(store, "parcels")).set_index("parcel_id")
     assert back.crs.to_epsg() == 4490
-    assert set(back.geometry.geom_type) == {"MultiPolygon"}
+    assert back.geometry.geom_type.tolist() == ["Polygon"] * 5 + ["MultiPolygon"]  # as written
+    sdb = parse_url(store).conninfo.split("/")[-1].split("?")[0]
+    with _pg.cluster().admin(sdb) as conn:
+        assert conn.execute("SELECT DISTINCT GeometryType(geom) FROM parcels").fetchall() == [("MULTIPOLYGON",)]
     expected = area_m2(frame).to_numpy() / MU_M2
     np.testing.assert_allclose(back.loc[frame["parcel_id"], "area_mu"].to_numpy(), expected, rtol=1e-12)
     reference = np.array([geod_area_mu(g) for g in frame.to_crs(4490).geometry])  # independent: pyproj geodesic

@@ -37,8 +37,9 @@ def read_source(url: str, *, layer: str | None = None, crs=None) -> gpd.GeoDataF
     """Read a table or query at ``url`` into a GeoDataFrame, geometry in its stored SRID.
 
     ``layer`` names the table (overriding ``?table=``). ``crs`` assigns a CRS to geometry stored
-    without an SRID (and overrides a stored one, with a warning). The store's own tables drop their
-    internal ``fid`` and ``measured_at`` columns.
+    without an SRID (and overrides a stored one, with a warning). The store's ``parcels`` and
+    ``zones`` drop their internal ``fid`` and ``measured_at`` columns, and their one-part
+    MultiPolygons come back as Polygons (as they were written; several parts stay a MultiPolygon).
     """
     target = parse_url(url, layer=layer)
     red = target.redacted
@@ -113,7 +114,17 @@ def _read_table(conn, cur, target, crs):
     statement = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv)").format(
         sql.SQL(", ").join(sql.Identifier(n) for n, _ in chosen), sql.Identifier(schema, table))
     df = copy_out_frame(cur, statement, chosen, geometry_column=geom)
+    if skip:  # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
+        df["__geometry__"] = _single_parts(df["__geometry__"].to_numpy())
     return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}")
+
+
+def _single_parts(geoms: np.ndarray) -> np.ndarray:
+    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    if one.any():
+        geoms = geoms.copy()
+        geoms[one] = shapely.get_geometry(geoms[one], 0)
+    return geoms
 
 
 def _srids(conn, schema, table, geom) -> list[int]:
