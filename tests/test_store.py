@@ -392,8 +392,16 @@ def test_two_auditors_write_different_runs_at_once(store, pg, monkeypatch):
 def test_writing_an_existing_run_needs_overwrite(store, pg):
     from gis.store.runs import list_runs, write_audit_run
 
+    from gis.store.runs import check_run
+
     result = _audit_result(4)
-    write_audit_run(result, store, run="r1")
+    assert check_run(store + "&run=r1") == "r1"
+    write_audit_run(result, store + "&run=r1")
+    with pytest.raises(OutputExistsError, match="r1"):
+        check_run(store, run="r1")
+    assert check_run(store, run="r1", overwrite=True) == "r1"
+    with pytest.raises(InputError, match="name the audit run"):
+        check_run(store)
     with pytest.raises(OutputExistsError, match="r1"):
         write_audit_run(result, store, run="r1")
     write_audit_run(_audit_result(2), store, run="r1", overwrite=True)

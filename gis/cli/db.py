@@ -157,6 +157,9 @@ def audit_cmd(url, run, packs, by, overwrite):
     from ..store.runs import write_audit_run
     from ..store.url import redact
 
+    from ..store.runs import check_run
+
+    check_run(url, run=run, overwrite=overwrite)  # before the work, not after
     source = _with_table(url, "parcels")
     frame = read_layer(source)
     result = audit(frame, list(packs) or bundled_packs(), by=list(by))

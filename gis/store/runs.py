@@ -21,7 +21,7 @@ from ._copy import copy_in, wkb_hex
 from .schema import STORE_SRID, require_store, schema_of
 from .url import connect
 
-__all__ = ["write_audit_run", "list_runs"]
+__all__ = ["write_audit_run", "check_run", "list_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
         red, schema = target.redacted, schema_of(target)
         run = run or target.run
         if not run or not str(run).strip():
-            raise InputError(f"{red}: name the audit run (e.g. 2026Q3)")
+            raise InputError(f"{red}: name the audit run (e.g. ?run=2026Q3)")
         require_store(conn, target)
         parcels = result.parcels
         geometry_name = parcels.geometry.name if isinstance(parcels, gpd.GeoDataFrame) else None
@@ -118,6 +118,26 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
                                     setting="overwrite") from None
         log.info("%s: saved audit run %s (%d parcels, %d findings)", red, run, len(parcels), len(f))
         return str(run)
+
+
+def check_run(url, *, run: str | None = None, overwrite: bool = False) -> str:
+    """Before the work: raise when the run cannot be written (no name, no store, exists without ``overwrite``).
+
+    Returns the run id. :func:`write_audit_run` checks again, in its transaction.
+    """
+    from psycopg import sql
+
+    with connect(url) as (conn, target):
+        red = target.redacted
+        run = run or target.run
+        if not run or not str(run).strip():
+            raise InputError(f"{red}: name the audit run (e.g. ?run=2026Q3)")
+        require_store(conn, target)
+        exists = conn.execute(sql.SQL("SELECT 1 FROM {} WHERE run_id = %s").format(
+            sql.Identifier(schema_of(target), "audit_runs")), [run]).fetchone()
+    if exists and not overwrite:
+        raise OutputExistsError(f"{red}: the audit run {run!r} exists", setting="overwrite")
+    return str(run)
 
 
 def list_runs(url) -> pd.DataFrame:
