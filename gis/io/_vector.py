@@ -187,15 +187,19 @@ def parse_wkb_column(wkb) -> tuple[np.ndarray, dict]:
     else:
         values = wkb
     values = np.asarray(values, dtype=object)
-    codes = _type_codes(wkb, values)
-    special = np.isin(codes, list(_wkb.CURVE_TYPES | _wkb.SURFACE_TYPES))
-    geoms = np.full(len(values), None, dtype=object)
-    plain = ~special & (codes > 0)
-    if plain.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            geoms[plain] = shapely.from_wkb(values[plain], on_invalid="ignore")
-    retry = special | (plain & shapely.is_missing(geoms))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:  # the common case: GEOS reads every row in one call
+            geoms = shapely.from_wkb(values, on_invalid="ignore")
+            special = np.zeros(len(values), dtype=bool)
+        except NotImplementedError:  # curves somewhere: find them by their type codes, the rest in bulk
+            codes = _type_codes(wkb, values)
+            special = np.isin(codes, list(_wkb.CURVE_TYPES | _wkb.SURFACE_TYPES))
+            geoms = np.full(len(values), None, dtype=object)
+            plain = ~special & (codes > 0)
+            if plain.any():
+                geoms[plain] = shapely.from_wkb(values[plain], on_invalid="ignore")
+    retry = special | (shapely.is_missing(geoms) & ~pd.isna(values))
     notes: dict[int, set] = {}
     for i in np.flatnonzero(retry):  # rare rows GEOS refuses: parsed one by one
         try:
@@ -259,26 +263,33 @@ def _type_codes(wkb, values) -> np.ndarray:
     return _wkb.wkb_type_codes(values)
 
 
+_CONTAINERS = (list, dict, tuple, np.ndarray)
+
+
+def holds_containers(s: pd.Series, *, sample: int = 1000) -> bool:
+    """True when an object column holds lists or dicts (looked for in its first values and a spread sample)."""
+    if s.dtype != object or not len(s):
+        return False
+    values = s.to_numpy()
+    step = max(1, len(values) // sample)
+    probe = np.concatenate([values[:sample], values[::step][:sample]])
+    return any(isinstance(v, _CONTAINERS) for v in probe)
+
+
 def json_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """List and dict values (DataV's ``center``, ``parent``; OGR list fields) as JSON text, never repr."""
     out = None
     for col in frame.columns:
         s = frame[col]
-        if s.dtype != object or not len(s):
+        if not holds_containers(s):
             continue
-        sample = s.dropna()
-        if not len(sample):
-            continue
-        first = sample.iloc[0]
-        if not isinstance(first, (list, dict, tuple, np.ndarray)):
-            if not sample.map(lambda v: isinstance(v, (list, dict, tuple, np.ndarray))).any():
-                continue
         out = frame.copy() if out is None else out
-        out[col] = s.map(_json_text)
+        out[col] = s.map(json_text)
     return frame if out is None else out
 
 
-def _json_text(v):
+def json_text(v):
+    """One value as JSON text when it is a list, tuple, dict or array; anything else unchanged."""
     if isinstance(v, np.ndarray):
         v = v.tolist()
     if isinstance(v, (list, dict, tuple)):

@@ -31,27 +31,28 @@ log = logging.getLogger(__name__)
 
 
 def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals as text and lists/dicts as JSON text (never Python repr); every writer understands text."""
-    from ._vector import json_text_columns
+    """Categoricals as text and lists/dicts as JSON text (never Python repr); every writer understands text.
 
-    out = None
+    Returns ``frame`` itself when nothing needs converting (no copy of a million-row frame for nothing).
+    """
+    from ._vector import holds_containers, json_text
+
+    geom = getattr(frame, "_geometry_column_name", None)
+    changes = {}
     for c in frame.columns:
-        if c == getattr(frame, "_geometry_column_name", None):
+        if c == geom:
             continue
         s = frame[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            out = frame.copy() if out is None else out
-            out[c] = s.astype(object)
-    frame = frame if out is None else out
-    geom = getattr(frame, "_geometry_column_name", None)
-    others = frame.drop(columns=[geom]) if geom in frame.columns else frame
-    converted = json_text_columns(pd.DataFrame(others))
-    if converted is others or all(converted[c] is others[c] for c in converted.columns):
+            changes[c] = s.astype(object)
+        elif s.dtype == object and holds_containers(s):
+            changes[c] = s.map(json_text)
+    if not changes:
         return frame
-    frame = frame.copy()
-    for c in converted.columns:
-        frame[c] = converted[c]
-    return frame
+    out = frame.copy()
+    for c, v in changes.items():
+        out[c] = v
+    return out
 
 
 def plain_frame(frame, *, wkt: bool = False) -> pd.DataFrame:
