@@ -29,7 +29,7 @@ from .units import HA_M2, MU_M2
 __all__ = [
     "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT",
     "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes", "SUMMARY_METRICS",
-    "level_sums", "add_sums", "finish_sums", "summary_levels", "stack_summary", "metric_ratio",
+    "level_sums", "add_sums", "metric_pairs", "finish_sums", "summary_levels", "stack_summary", "metric_ratio",
 ]
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,19 @@ def _metric_sums(frame: pd.DataFrame, codes, n: int, names, *, sel=None, min_are
 
     Only parcels where both numerator and denominator are known count, on both sides; a metric whose
     columns the frame lacks is NaN (its count 0)."""
+    out = {}
+    for name, pair in metric_pairs(frame, names, sel=sel, min_area_m2=min_area_m2).items():
+        if pair is None:
+            out[name] = (np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64))
+            continue
+        num, den, both = pair
+        out[name] = (_sum(codes, num, n, both), _sum(codes, den, n, both), np.bincount(codes[both], minlength=n))
+    return out
+
+
+def metric_pairs(frame: pd.DataFrame, names, *, sel=None, min_area_m2: float = MIN_AREA_M2) -> dict:
+    """``{name: (numerator, denominator, counted)}`` arrays of each metric (None when the frame lacks its
+    columns); counted = in ``sel`` with both sides known and a positive denominator."""
     sel = np.ones(len(frame), dtype=bool) if sel is None else np.asarray(sel, dtype=bool)
     usable = _usable_area_m2(frame, min_area_m2)
     dens = {"area_m2": usable, "area_mu": usable / MU_M2, "area_ha": usable / HA_M2}
@@ -155,12 +168,11 @@ def _metric_sums(frame: pd.DataFrame, codes, n: int, names, *, sel=None, min_are
     for name in names:
         num_col, den_col = METRICS[name][:2]
         if num_col not in frame.columns or (den_col not in dens and den_col not in frame.columns):
-            out[name] = (np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=np.int64))
+            out[name] = None
             continue
         num = frame[num_col].to_numpy(dtype="float64")
         den = dens[den_col] if den_col in dens else frame[den_col].to_numpy(dtype="float64")
-        both = sel & np.isfinite(num) & np.isfinite(den) & (den > 0)
-        out[name] = (_sum(codes, num, n, both), _sum(codes, den, n, both), np.bincount(codes[both], minlength=n))
+        out[name] = (num, den, sel & np.isfinite(num) & np.isfinite(den) & (den > 0))
     return out
 
 

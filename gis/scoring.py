@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -82,18 +83,23 @@ def score_facts(frame: pd.DataFrame, score, *, min_area_m2: float) -> dict:
     """What a score needs to know of the whole evaluated group, as additive numbers (partitions' facts add up,
     :func:`add_facts`): per formula and candidate metric the parcels with a value and its Σ numerator, Σ
     denominator over the evaluated parcels (for the ``average`` benchmarks); ``applies`` the parcels it applies to."""
-    from .intensity import _metric_sums
+    from .exact import exact_sum
+    from .intensity import metric_pairs
     from .rules import applies_mask
 
     applies = applies_mask(frame, score.applies_to)[0]
     facts = {"applies": int(applies.sum())}
-    zeros = np.zeros(len(frame), dtype=np.int64)
     for key, _label, mask in _variant_masks(frame, score, applies):
         indicators = dict(score.variants)[key]
         for m in dict.fromkeys(_candidates(indicators)):
             v = frame[m].to_numpy(dtype="float64") if m in frame.columns else np.full(len(frame), np.nan)
-            s_num, s_den, _cnt = _metric_sums(frame, zeros, 1, [m], sel=mask, min_area_m2=min_area_m2)[m]
-            facts[(key, m)] = (int(np.isfinite(v[mask]).sum()), float(s_num[0]), float(s_den[0]))
+            pair = metric_pairs(frame, [m], sel=mask, min_area_m2=min_area_m2)[m]
+            if pair is None:
+                s_num = s_den = Fraction(0)
+            else:  # exact sums: the benchmark is the same number however the layer is partitioned
+                num, den, both = pair
+                s_num, s_den = exact_sum(num[both]), exact_sum(den[both])
+            facts[(key, m)] = (int(np.isfinite(v[mask]).sum()), s_num, s_den)
     return facts
 
 
@@ -148,7 +154,7 @@ def resolve_score(score, facts: dict, columns) -> tuple[dict, list]:
                 bench, text = float(b), f"{float(b):g} (fixed)"
             else:
                 _n, s_num, s_den = facts[(key, chosen)]
-                avg = float(metric_ratio(chosen, np.array([s_num]), np.array([s_den]))[0])
+                avg = float(metric_ratio(chosen, np.array([float(s_num)]), np.array([float(s_den)]))[0])
                 if isinstance(b, dict):
                     k = float(b["average_times"])
                     bench, text = k * avg, f"{k * avg:.4g} ({k:g} × the evaluated group's Σ/Σ average {avg:.4g})"

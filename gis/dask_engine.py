@@ -1,0 +1,386 @@
+"""The dask engine: audits and areas of a partitioned GeoParquet dataset on a dask.distributed cluster.
+
+A dataset is a folder of ``*.parquet`` files (searched recursively; hive folders such as
+``park_id=lanzhou.etdz/`` give their key as a column) or a glob pattern. Every file is a partition, read
+with :func:`gis.io.read` on a worker and audited with the same map functions as the in-memory audit
+(:mod:`gis.audit_partition`); the client adds up the partitions (:mod:`gis.audit_reduce`). Partitions
+are checked first, from their Parquet footers only: a partition whose columns, types or CRS differ
+from the first is an :class:`~gis.errors.InputError` naming it.
+
+The cluster is a :class:`distributed.LocalCluster` (one single-threaded worker per core) unless a
+scheduler address is given (or ``DASK_SCHEDULER_ADDRESS`` set); a scheduler that cannot be reached is
+an :class:`EngineError`. A worker dying mid-run makes dask run its task again elsewhere; when that
+fails too, the run fails with an EngineError and nothing is left at the output (parcels are written
+into a temporary folder that is renamed into place only when every partition is done).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as _glob
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, ParkGISError
+
+__all__ = ["EngineError", "is_dataset", "dataset_parts", "check_dataset", "read_part", "connect", "audit_dataset",
+           "areas_dataset", "write_dataset_outputs", "is_folder_output"]
+
+log = logging.getLogger(__name__)
+
+
+class EngineError(ParkGISError, RuntimeError):
+    """The cluster could not run the work (scheduler unreachable, workers lost)."""
+
+
+# ------------------------------------------------------------------------------------------ dataset
+def is_dataset(source) -> bool:
+    """A folder holding ``*.parquet`` files (at any depth) or a glob pattern matching some."""
+    text = str(source)
+    if any(ch in text for ch in "*?["):
+        return bool(_glob.glob(text, recursive=True))
+    p = Path(text)
+    return p.is_dir() and next(p.rglob("*.parquet"), None) is not None
+
+
+def is_folder_output(out) -> bool:
+    """An ``--out`` naming a folder: no extension, or ending in ``/``."""
+    return out is not None and (str(out).endswith(("/", os.sep)) or Path(str(out)).suffix == "")
+
+
+def dataset_parts(source) -> tuple[Path | None, list[Path]]:
+    """``(root folder or None, partition files in order)``: sorted by path, as a Parquet dataset reads them."""
+    text = str(source)
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(p) for p in _glob.glob(text, recursive=True) if p.endswith((".parquet", ".geoparquet")))
+        root = None
+    else:
+        root = Path(text)
+        files = sorted(p for p in root.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
+    if not files:
+        raise InputError(f"{text}: no .parquet files: a dataset is a folder (or a glob) of GeoParquet partitions")
+    return root, files
+
+
+def _hive(path: Path, root: Path | None) -> dict:
+    if root is None:
+        return {}
+    out = {}
+    for part in path.relative_to(root).parts[:-1]:
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = v
+    return out
+
+
+def _crs_of(schema) -> str | None:
+    meta = (schema.metadata or {}).get(b"geo")
+    if meta is None:
+        return None
+    geo = json.loads(meta)
+    col = geo.get("primary_column", "geometry")
+    crs = geo.get("columns", {}).get(col, {}).get("crs", "OGC:CRS84")
+    if crs is None:
+        return None
+    from pyproj import CRS
+
+    c = CRS.from_user_input(crs)
+    epsg = c.to_epsg()
+    return f"EPSG:{epsg}" if epsg else c.to_string()
+
+
+def check_dataset(source) -> dict:
+    """Partition files, their row offsets and the dataset's CRS, from the Parquet footers only.
+
+    Raises :class:`~gis.errors.InputError` naming the first partition whose columns, types or CRS
+    differ from the first partition's, or that is not readable Parquet.
+    """
+    import pyarrow.parquet as pq
+
+    root, files = dataset_parts(source)
+    offsets, first, first_crs, names = [], None, None, []
+    total = 0
+    for f in files:
+        rel = f.relative_to(root) if root is not None else f
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as exc:  # noqa: BLE001 - arrow errors of every kind
+            raise InputError(f"{source}: partition {rel} is not readable Parquet ({str(exc).splitlines()[0]})") from None
+        schema = pf.schema_arrow
+        fields = {n: str(schema.field(n).type) for n in schema.names if not n.startswith("__index_level_")}
+        crs = _crs_of(schema)
+        if first is None:
+            first, first_crs, first_name = fields, crs, rel
+        else:
+            if set(fields) != set(first):
+                extra = sorted(set(fields) - set(first))
+                missing = sorted(set(first) - set(fields))
+                what = "; ".join(x for x in (f"has {', '.join(extra)}" if extra else "",
+                                             f"lacks {', '.join(missing)}" if missing else "") if x)
+                raise InputError(f"{source}: partition {rel} {what} (unlike {first_name}): every partition needs the same columns")
+            differ = [n for n in fields if fields[n] != first[n] and not _compatible(fields[n], first[n])]
+            if differ:
+                n = differ[0]
+                raise InputError(f"{source}: partition {rel} has {n} as {fields[n]}, {first_name} as {first[n]}: "
+                                 f"every partition needs the same column types")
+            if crs != first_crs:
+                raise InputError(f"{source}: partition {rel} is in {crs or 'no CRS'}, {first_name} in {first_crs or 'no CRS'}: "
+                                 f"every partition needs the same CRS")
+        offsets.append(total)
+        total += pf.metadata.num_rows
+        names.append(str(rel))
+    return {"root": root, "files": files, "offsets": offsets, "rows": total, "crs": first_crs, "names": names}
+
+
+def _compatible(a: str, b: str) -> bool:
+    """Types that read alike: string flavours, integer widths, null (an all-blank partition)."""
+    kinds = [("string", "large_string", "utf8", "large_utf8"), ("int8", "int16", "int32", "int64")]
+    if "null" in (a, b):
+        return True
+    if a.startswith("dictionary") or b.startswith("dictionary"):
+        return True
+    return any(a in k and b in k for k in kinds)
+
+
+def read_part(path, root=None, *, with_findings: bool = False):
+    """One partition as :func:`gis.io.read` reads a file, plus its hive keys (``key=value`` folders) as
+    columns; with ``with_findings`` also the reader's findings (rows of the partition)."""
+    from .io import read
+
+    result = read(Path(path))
+    gdf = result.frame
+    for k, v in _hive(Path(path), None if root is None else Path(root)).items():
+        if k not in gdf.columns:
+            gdf[k] = pd.Categorical([v] * len(gdf))
+    return (gdf, result.findings) if with_findings else gdf
+
+
+# ------------------------------------------------------------------------------------------ cluster
+@contextlib.contextmanager
+def connect(scheduler: str | None = None, *, workers: int | None = None, memory_limit=None, processes: bool = True,
+            timeout_s: float = 10.0):
+    """A :class:`distributed.Client`: to ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), else a local cluster of
+    ``workers`` single-threaded workers (default: one per core) with ``memory_limit`` each ("4GB", "auto")."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise EngineError(f"the dask engine needs dask.distributed ({exc.name} is missing): install parkgis with "
+                          "its scale extra") from None
+    import dask
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout_s}s", "distributed.scheduler.allowed-failures": 2,
+                          "distributed.worker.daemon": False}):
+        if address:
+            try:
+                client = Client(address, timeout=timeout_s, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise EngineError(f"cannot reach the dask scheduler at {address}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            try:
+                yield client
+            finally:
+                client.close()
+            return
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, memory_limit=memory_limit or "auto",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+
+
+def _gather(client, futures, progress, what):
+    """Results of ``futures`` in order, reporting each one done; worker loss and task errors as one line."""
+    from distributed import as_completed
+
+    done = 0
+    if progress:
+        progress(what, 0, len(futures))
+    try:
+        for _f in as_completed(futures, loop=client.loop):
+            done += 1
+            if progress:
+                progress(what, done, len(futures))
+        return client.gather(futures)
+    except ParkGISError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - KilledWorker, CommClosedError … from the cluster
+        name = type(exc).__name__
+        if name in ("KilledWorker", "CommClosedError", "CancelledError", "FutureCancelledError"):
+            raise EngineError(f"the dask cluster lost the work ({name}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                              "nothing was written") from None
+        raise
+
+
+# ------------------------------------------------------------------------------------------ audit
+def _facts_task(path, root, offset, plan):
+    from .audit_partition import partition_facts, prepare
+
+    return partition_facts(plan, prepare(plan, read_part(path, root), offset=offset))
+
+
+def _scores_task(path, root, offset, plan, glob):
+    from .audit_partition import partition_scores, prepare
+
+    return partition_scores(plan, prepare(plan, read_part(path, root), offset=offset), glob)
+
+
+def _finish_task(path, root, offset, plan, glob, out_dir, index, keep):
+    from .audit_partition import finish_partition, prepare
+
+    part = finish_partition(plan, prepare(plan, read_part(path, root), offset=offset), glob)
+    if out_dir is not None:
+        _write_part(part.parcels, Path(out_dir), index)
+    if not keep:
+        part.parcels = None
+    return part
+
+
+def _write_part(frame, folder: Path, index: int) -> None:
+    """One partition of the parcels, categoricals as text (every partition then has the same schema)."""
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype("object")
+    target = folder / f"part.{index:05d}.parquet"
+    tmp = folder / f".part.{index:05d}.parquet.tmp"
+    out.to_parquet(tmp, index=False)
+    os.replace(tmp, target)  # a task run again after a lost worker replaces its own file whole
+
+
+def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_area_m2: float = 1.0,
+                  declared_tolerance_pct: float = 5.0, client, parcels_dir=None, keep_parcels: bool = False,
+                  progress=None):
+    """Audit a partitioned dataset on ``client``; returns an :class:`~gis.audit.AuditResult`.
+
+    Every partition is audited on a worker by the in-memory audit's own map functions, in up to three
+    passes (facts for duplicates and benchmarks; score values when a score classes by rank; the
+    finish). With ``parcels_dir`` (an existing empty folder) each worker writes its partition's
+    parcels there as ``part.NNNNN.parquet``; ``keep_parcels`` brings them back (small data, tests).
+    ``progress(what, done, total)`` is called as partitions finish.
+    """
+    from .audit import AuditResult, audit_plan, set_rank_cuts
+    from .audit_partition import reduce_facts
+    from .audit_reduce import reduce_partitions
+
+    info = check_dataset(source)
+    plan = audit_plan(rules, by=by, zones=zones, headers=headers, min_area_m2=min_area_m2,
+                      declared_tolerance_pct=declared_tolerance_pct)
+    files = [str(f) for f in info["files"]]
+    root = None if info["root"] is None else str(info["root"])
+    n = len(files)
+    plan_f = client.scatter(plan, broadcast=True)
+    roots, offsets = [root] * n, info["offsets"]
+    facts = _gather(client, client.map(_facts_task, files, roots, offsets, [plan_f] * n, pure=False), progress, "facts")
+    glob = reduce_facts(plan, facts)
+    if plan.rank_scores:
+        glob_f = client.scatter(glob, broadcast=True)
+        values = _gather(client, client.map(_scores_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, pure=False),
+                         progress, "scores")
+        set_rank_cuts(plan, glob, values)
+    glob_f = client.scatter(glob, broadcast=True)
+    out_dir = None if parcels_dir is None else str(parcels_dir)
+    parts = _gather(client, client.map(_finish_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, [out_dir] * n,
+                                       range(n), [keep_parcels] * n, pure=False), progress, "audit")
+    tables = reduce_partitions(plan, parts)
+    parcels = None
+    if keep_parcels:
+        import geopandas as gpd
+
+        parcels = gpd.GeoDataFrame(pd.concat([p.parcels for p in parts], ignore_index=True), crs=parts[0].parcels.crs)
+    log.info("audited %d parcels in %d partitions: %d findings", info["rows"], n, len(tables["findings"]))
+    return AuditResult(parcels=parcels, summary=tables["summary"], findings=tables["findings"], rules=tables["rules"],
+                       indicators=tables["indicators"], columns=_header_report(info, headers),
+                       verdicts=tables["verdict_counts"], parcels_path=out_dir)
+
+
+def _input_columns(info) -> list:
+    import pyarrow.parquet as pq
+
+    names = [n for n in pq.ParquetFile(info["files"][0]).schema_arrow.names if not n.startswith("__index_level_")]
+    return names + [k for k in _hive(info["files"][0], info["root"]) if k not in names]
+
+
+def _header_report(info, headers) -> pd.DataFrame:
+    """The header report of the dataset's columns (the same for every partition)."""
+    from .parcels import map_headers
+
+    cols = [c for c in _input_columns(info) if c != "geometry"]
+    return map_headers(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}), headers=headers)[1]
+
+
+# ------------------------------------------------------------------------------------------ areas
+def _areas_task(path, root, by, out_dir, index):
+    from .area import add_area_columns, areas_by
+    from .validate import row_notes, validate
+
+    gdf, read_findings = read_part(path, root, with_findings=True)
+    report = validate(gdf, checks={"geometry"})
+    measured = add_area_columns(gdf, valid=report.valid)
+    measured["findings"] = row_notes(gdf, report, read_findings).to_numpy()
+    if out_dir is not None and by is None:
+        _write_part(measured, Path(out_dir), index)
+    totals = {"features": len(measured), "features_unmeasured": int(measured["area_m2"].isna().sum())}
+    for c in ("area_m2", "area_ha", "area_mu", "area_km2"):
+        totals[c] = float(measured[c].sum(min_count=1)) if measured[c].notna().any() else np.nan
+    grouped = areas_by(measured, by) if by is not None else None
+    return totals, grouped
+
+
+def areas_dataset(source, *, by=None, client, parcels_dir=None, progress=None):
+    """Ellipsoidal areas of every partition of a dataset on ``client`` (:func:`gis.area.add_area_columns`).
+
+    Returns ``(totals, grouped)``: the whole layer's feature count and area sums, and with ``by`` the
+    areas per value of ``by`` added up over the partitions (as :func:`gis.area.areas_by` gives them for
+    one frame). With ``parcels_dir`` (and no ``by``) each worker writes its measured partition there.
+    """
+    info = check_dataset(source)
+    files = [str(f) for f in info["files"]]
+    n = len(files)
+    root = None if info["root"] is None else str(info["root"])
+    if by is not None and by not in _input_columns(info):
+        raise InputError(f"no field {by!r} in {source}; fields: {', '.join(c for c in _input_columns(info) if c != 'geometry')}")
+    out_dir = None if parcels_dir is None else str(parcels_dir)
+    res = _gather(client, client.map(_areas_task, files, [root] * n, [by] * n, [out_dir] * n, range(n), pure=False),
+                  progress, "areas")
+    totals = pd.DataFrame([t for t, _ in res]).sum(min_count=1)
+    grouped = None
+    if by is not None:
+        grouped = _add_area_groups([g for _, g in res], by)
+    return totals, grouped
+
+
+def _add_area_groups(parts, by) -> pd.DataFrame:
+    both = pd.concat(parts, ignore_index=True)
+    sums = [c for c in ("area_m2", "area_ha", "area_mu", "area_km2") if c in both.columns]
+    g = both.groupby(by, sort=True).agg(features=("features", "sum"), features_unmeasured=("features_unmeasured", "sum"),
+                                          **{c: (c, lambda s: s.sum(min_count=1)) for c in sums}).reset_index()
+    g["features_unmeasured"] = g["features_unmeasured"].astype("int64")
+    g["findings"] = np.where(g["area_m2"].isna(), "no feature of this group has a measurable geometry: total missing",
+                             np.where(g["features_unmeasured"] > 0, g["features_unmeasured"].astype(str)
+                                      + " feature(s) without a measurable geometry are not in the total", ""))
+    return g
+
+
+# ------------------------------------------------------------------------------------------ outputs
+def write_dataset_outputs(result, folder: Path) -> list[Path]:
+    """The audit's tables (summary, findings, rules, indicators, columns, verdicts) as CSV files in ``folder``
+    (beside ``parcels/``); findings also as Parquet when they are many."""
+    from .audit_output import _plain_types
+
+    written = []
+    tables = {"summary": result.summary, "findings": result.findings, "rules": result.rules,
+              "indicators": result.indicators, "columns": result.columns, "verdicts": result.verdict_counts()}
+    for name, table in tables.items():
+        p = folder / f"{name}.csv"
+        _plain_types(table).to_csv(p, index=False, encoding="utf-8")
+        written.append(p)
+    return written
