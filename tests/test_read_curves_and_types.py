@@ -97,3 +97,15 @@ def test_stroke_step_bounds_the_area_error(step):
     geom, notes = _wkb.parse(hdr(10, 1) + arc)
     theta = math.radians(step)
     assert abs(geom.area - math.pi) / math.pi <= theta**2 / 6 * 1.01
+
+
+def test_curved_wkt_in_a_ledger_is_read(tmp_path):
+    path = tmp_path / "arcs.csv"
+    path.write_text('parcel_id,wkt\n'
+                    f'A,"CURVEPOLYGON(CIRCULARSTRING({X0 - R} {Y0}, {X0 + R} {Y0}, {X0 - R} {Y0}))"\n'
+                    f'B,"POLYGON(({X0} {Y0}, {X0 + 10} {Y0}, {X0 + 10} {Y0 + 10}, {X0} {Y0}))"\n'
+                    'C,"CIRCULARSTRING(oops)"\n')
+    result = read(path, crs="EPSG:4544")
+    g = result.frame.geometry
+    assert g.iloc[0].area == pytest.approx(math.pi * R * R, rel=1e-6) and g.iloc[1].area == 50.0 and g.iloc[2] is None
+    assert "curve_linearised" in _checks(result, 0) and "geometry_unreadable" in _checks(result, 2)

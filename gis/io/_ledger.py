@@ -260,6 +260,40 @@ def _id_text(v):
 
 
 # --------------------------------------------------------------------------------------- geometry
+_CURVE_WKT = re.compile(r"\s*(CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|MULTISURFACE|POLYHEDRALSURFACE|TIN|"
+                        r"TRIANGLE)\b", re.IGNORECASE)
+
+
+def _from_wkt(values):
+    try:
+        return shapely.from_wkt(values, on_invalid="ignore")
+    except NotImplementedError:  # curves among the rows: each row on its own, curves left missing for now
+        out = np.full(len(values), None, dtype=object)
+        for i, v in enumerate(values):
+            if v is not None and not _CURVE_WKT.match(v):
+                out[i] = shapely.from_wkt(v, on_invalid="ignore")
+        return out
+
+
+def _curved_wkt(wkts):
+    """Curved WKT parsed by GDAL's CSV reader into WKB, then by :mod:`gis.io._wkb` (arcs stroked)."""
+    import tempfile
+    import warnings
+
+    import pyogrio
+
+    from ._vector import parse_wkb_column
+
+    with tempfile.TemporaryDirectory(prefix="parkgis-wkt-") as tmp:
+        path = Path(tmp) / "curves.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+            writer.writerow(["wkt"])
+            writer.writerows([[w] for w in wkts])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta, table = pyogrio.raw.read_arrow(str(path), open_options={"GEOM_POSSIBLE_NAMES": "wkt"})
+        return parse_wkb_column(table.column(meta.get("geometry_name") or "wkb_geometry"))
 def _find_column(columns, candidates):
     lookup = {str(c).strip().lower(): c for c in columns}
     for cand in candidates:
@@ -275,9 +309,18 @@ def geometry_from_columns(df: pd.DataFrame, name: str):
     if wkt_col is not None:
         text = df[wkt_col].astype("string").fillna("").str.strip()
         values = text.to_numpy(dtype=object)
-        geoms = shapely.from_wkt(np.where(values == "", None, values), on_invalid="ignore")
-        unread = shapely.is_missing(geoms) & (values != "")
+        geoms = _from_wkt(np.where(values == "", None, values))
         findings = []
+        curved = _CURVE_WKT.match  # GEOS reads no curves: such rows go through GDAL and gis.io._wkb
+        rows = np.flatnonzero(shapely.is_missing(geoms) & (values != ""))
+        rows = np.array([i for i in rows if curved(values[i])], dtype=np.int64)
+        if len(rows):
+            parsed, notes = _curved_wkt(values[rows])
+            geoms[rows] = parsed
+            from ._sanitize import wkb_note_findings
+
+            findings.append(wkb_note_findings(len(df), {int(rows[k]): v for k, v in notes.items()}))
+        unread = shapely.is_missing(geoms) & (values != "")
         if unread.any():
             findings.append(row_findings(stub, unread, kind="geometry", check="geometry_unreadable", severity="error",
                                          column=str(wkt_col), raw=np.array([v[:200] for v in values], dtype=object),
