@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ..audit import audit, verdict_counts
+from ..audit import audit
 from ..audit_output import check_targets, write_audit
 from ..bundled import resolve_layer
-from ..io import read_layer
+from ..errors import InputError
 from ..rules import DEFAULT_PACKS, bundled_packs
 from . import cli
-from ._common import read_input, Findings, console, crs_opt, encoding_opt, layer_opt, out_opt, overwrite_opt, print_frame
+from ._common import read_input, Findings, console, crs_opt, encoding_opt, layer_opt, overwrite_opt, print_frame
+from ._progress import engine_opts, progress_bar, progress_opt
 
 __all__: list[str] = []
 
@@ -35,7 +36,10 @@ _SUMMARY_COLUMNS = {  # column: short heading for the terminal
 @click.option("--zones", default=None, metavar="LAYER",
               help="Zone layer (property id) that fills a missing zone_id by location and gives each zone's total "
                    "area for the development-zone indicators (土地开发率 …), e.g. yaogu_zones.")
-@out_opt("Write the audit: .xlsx (a sheet per table), .gpkg, .csv, .parquet, .geojson, .md or .html.")
+@click.option("--out", "out", default=None, type=click.Path(), metavar="FILE|FOLDER/",
+              help="Write the audit: .xlsx (a sheet per table), .gpkg, .csv, .parquet, .geojson, .md or .html; or a "
+                   "FOLDER (no extension, or ending in /): parcels/ as a partitioned GeoParquet dataset and the "
+                   "other tables as CSV beside it.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default=None,
               help="Exit 1 when a finding of this severity (or worse) exists.")
 @click.option("--min-area-m2", type=float, default=1.0, show_default=True, help="Smaller parcels get no per-area metrics.")
@@ -45,8 +49,10 @@ _SUMMARY_COLUMNS = {  # column: short heading for the terminal
 @layer_opt
 @crs_opt
 @encoding_opt
+@engine_opts
+@progress_opt
 def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tolerance_pct, overwrite, layer, crs,
-              encoding):
+              encoding, engine, scheduler, workers, memory_limit, show_progress):
     """Audit land intensity of PARCELS (万元/亩 and the control indicators) against rule packs.
 
     Every parcel appears in the result with its measured area, metrics and a column rule:<id> per rule
@@ -56,26 +62,73 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
     Example (the bundled synthetic sample of 药谷 phase 1):
       parkgis audit samples/yaogu_phase1_parcels --rules lanzhou-etdz --rules gb-2008 --out audit.xlsx
     """
-    path = resolve_layer(parcels)
+    from ..dask_engine import is_dataset, is_folder_output
+
+    path = parcels if is_dataset(parcels) else resolve_layer(parcels)
+    if engine == "auto":
+        engine = "dask" if is_dataset(path) else "memory"
     # every input — the parcels, the zones, rule packs given as files — is protected from --out
     inputs = [path, resolve_layer(zones) if zones else None, *[p for p in packs if Path(str(p)).exists()]]
-    if out:
+    folder = Path(str(out).rstrip("/\\")) if is_folder_output(out) else None
+    if folder is not None:
+        from ..io import check_output
+
+        check_output(folder, overwrite=overwrite, inputs=inputs)  # before the work, not after
+    elif out:
+        if engine == "dask":
+            raise InputError(f"the dask engine writes a folder: pass --out {Path(out).with_suffix('')}/ (parcels as a "
+                             "partitioned GeoParquet dataset, the other tables as CSV beside it)")
         check_targets(out, overwrite=overwrite, inputs=inputs)  # before the work, not after
-    gdf = read_input(path, layer=layer, crs=crs, encoding=encoding).frame
     zone_layer = read_input(zones).frame if zones else None
-    result = audit(gdf, list(packs) or list(DEFAULT_PACKS), by=list(by), zones=zone_layer,
-                   min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct)
-    if out:
-        written = write_audit(result, out, overwrite=overwrite, inputs=inputs)
-        console.print(f"wrote {', '.join(str(p) for p in written)}")
+    rules = list(packs) or list(DEFAULT_PACKS)
+    kw = dict(by=list(by), zones=zone_layer, min_area_m2=min_area_m2, declared_tolerance_pct=declared_tolerance_pct)
+    if engine == "dask":
+        result = _audit_dask(path, rules, kw, folder, overwrite, inputs, scheduler, workers, memory_limit, show_progress)
+    else:
+        gdf = read_input(path, layer=layer, crs=crs, encoding=encoding).frame
+        result = audit(gdf, rules, **kw)
+        if folder is not None:
+            _write_folder(result, folder, overwrite, inputs)
+        elif out:
+            written = write_audit(result, out, overwrite=overwrite, inputs=inputs)
+            console.print(f"wrote {', '.join(str(p) for p in written)}")
+    if folder is not None:
+        console.print(f"wrote {folder}/ (parcels/, summary.csv, findings.csv, rules.csv, indicators.csv, columns.csv, "
+                      "verdicts.csv)")
     _report(result, brief=bool(out), by_levels=list(by))
     if result.fails_on(fail_on):
         raise Findings()
 
 
+def _audit_dask(path, rules, kw, folder, overwrite, inputs, scheduler, workers, memory_limit, show_progress):
+    from ..dask_engine import audit_dataset, connect, write_dataset_outputs
+    from ..io import atomic_output
+
+    with connect(scheduler, workers=workers, memory_limit=memory_limit) as client, progress_bar(show_progress) as progress:
+        if folder is None:
+            return audit_dataset(path, rules, client=client, progress=progress, **kw)
+        with atomic_output(folder, directory=True, overwrite=overwrite, inputs=inputs) as tmp:
+            (tmp / "parcels").mkdir()
+            result = audit_dataset(path, rules, client=client, progress=progress, parcels_dir=tmp / "parcels", **kw)
+            write_dataset_outputs(result, tmp)
+        result.parcels_path = str(folder / "parcels")
+        return result
+
+
+def _write_folder(result, folder, overwrite, inputs) -> None:
+    from ..dask_engine import write_dataset_outputs, write_parts
+    from ..io import atomic_output
+
+    with atomic_output(folder, directory=True, overwrite=overwrite, inputs=inputs) as tmp:
+        (tmp / "parcels").mkdir()
+        write_parts(result.parcels, tmp / "parcels")
+        write_dataset_outputs(result, tmp)
+
+
 def _report(result, *, brief: bool, by_levels=()) -> None:
-    counts = verdict_counts(result.parcels)
-    print_frame(counts, title=f"Verdicts of {len(result.parcels)} parcels")
+    counts = result.verdict_counts()
+    n = int(result.summary["n_parcels"].iloc[0]) if len(result.summary) else 0
+    print_frame(counts, title=f"Verdicts of {n} parcels")
     if not brief:
         s = result.summary
         s = s[~s["level"].isin(["phase", "landuse_gb"]) | s["level"].isin(by_levels)]
