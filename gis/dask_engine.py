@@ -28,7 +28,7 @@ import pandas as pd
 
 from .errors import InputError, ParkGISError
 
-__all__ = ["EngineError", "is_dataset", "dataset_parts", "check_dataset", "read_part", "connect", "audit_dataset",
+__all__ = ["EngineError", "is_dataset", "dataset_parts", "check_dataset", "read_part", "read_dataset", "connect", "audit_dataset",
            "areas_dataset", "write_dataset_outputs", "is_folder_output"]
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,19 @@ def read_part(path, root=None, *, with_findings: bool = False):
     return (gdf, result.findings) if with_findings else gdf
 
 
+def read_dataset(source):
+    """A whole dataset in memory, partition after partition as the dask engine reads them (hive keys included)."""
+    import geopandas as gpd
+
+    info = check_dataset(source)
+    parts = [read_part(f, info["root"]) for f in info["files"]]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry=parts[0].geometry.name, crs=parts[0].crs)
+
+
 # ------------------------------------------------------------------------------------------ cluster
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, *, workers: int | None = None, memory_limit=None, processes: bool = True,
-            timeout_s: float = 10.0):
+            timeout_s: float | None = None):
     """A :class:`distributed.Client`: to ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), else a local cluster of
     ``workers`` single-threaded workers (default: one per core) with ``memory_limit`` each ("4GB", "auto")."""
     try:
@@ -174,6 +183,10 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, memory_
     import dask
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if timeout_s is None:  # dask's own setting when it is shorter than our 10 s
+        from dask.utils import parse_timedelta
+
+        timeout_s = min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect", "10s")))
     with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout_s}s", "distributed.scheduler.allowed-failures": 2,
                           "distributed.worker.daemon": False}):
         if address:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-__all__ = ["progress_bar", "progress_opt", "engine_opts"]
+__all__ = ["progress_bar", "progress_opt", "engine_opts", "quiet_cluster"]
 
 progress_opt = click.option("--progress/--no-progress", "show_progress", default=None,
                             help="Show a progress bar (default: when stderr is a terminal; never with -q).")
@@ -29,6 +29,25 @@ def engine_opts(f):
 def _quiet() -> bool:
     ctx = click.get_current_context(silent=True)
     return bool(ctx and ctx.find_root().params.get("quiet"))
+
+
+@contextlib.contextmanager
+def quiet_cluster():
+    """dask.distributed's own log lines (a worker restarted, a connection closed) only with -v: the command
+    says in one line what went wrong."""
+    import logging
+
+    names = ("distributed", "tornado", "asyncio")
+    loggers = [logging.getLogger(n) for n in names]
+    old = [lg.level for lg in loggers]
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, old):
+            lg.setLevel(lv)
 
 
 @contextlib.contextmanager

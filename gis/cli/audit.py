@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..rules import DEFAULT_PACKS, bundled_packs
 from . import cli
 from ._common import read_input, Findings, console, crs_opt, encoding_opt, layer_opt, overwrite_opt, print_frame
-from ._progress import engine_opts, progress_bar, progress_opt
+from ._progress import engine_opts, progress_bar, progress_opt, quiet_cluster
 
 __all__: list[str] = []
 
@@ -85,7 +85,12 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
     if engine == "dask":
         result = _audit_dask(path, rules, kw, folder, overwrite, inputs, scheduler, workers, memory_limit, show_progress)
     else:
-        gdf = read_input(path, layer=layer, crs=crs, encoding=encoding).frame
+        if is_dataset(path):  # a dataset in one frame: partition after partition, as the dask engine reads it
+            from ..dask_engine import read_dataset
+
+            gdf = read_dataset(path)
+        else:
+            gdf = read_input(path, layer=layer, crs=crs, encoding=encoding).frame
         result = audit(gdf, rules, **kw)
         if folder is not None:
             _write_folder(result, folder, overwrite, inputs)
@@ -104,7 +109,8 @@ def _audit_dask(path, rules, kw, folder, overwrite, inputs, scheduler, workers, 
     from ..dask_engine import audit_dataset, connect, write_dataset_outputs
     from ..io import atomic_output
 
-    with connect(scheduler, workers=workers, memory_limit=memory_limit) as client, progress_bar(show_progress) as progress:
+    with quiet_cluster(), connect(scheduler, workers=workers, memory_limit=memory_limit) as client, \
+            progress_bar(show_progress) as progress:
         if folder is None:
             return audit_dataset(path, rules, client=client, progress=progress, **kw)
         with atomic_output(folder, directory=True, overwrite=overwrite, inputs=inputs) as tmp:
