@@ -72,6 +72,8 @@ def main() -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--steps", default="load,read,audit",
                     help="comma-separated: load, read, audit (what is not timed is still loaded when needed)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time the store load with its history trigger switched off (to show what history costs)")
     ap.add_argument("--read-postgis", action="store_true",
                     help="also time geopandas.read_postgis (slow; default only up to 200 000 parcels)")
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs of every step (a busy machine)")
@@ -143,6 +145,18 @@ def main() -> int:
         row("plain table (read_layer + write_source)", t_plain, t_ogr_load, 1.5)
         row("store parcels (+ validate, measure, history, RLS)", t_store, t_ogr_load, 1.5)
         row("store parcels again, unchanged (matched by parcel_id)", t_reload, t_ogr_load, "-")
+        if args.breakdown:
+            def load_store_without_history():
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute("ALTER TABLE parcels DISABLE TRIGGER parcels_history_insert")
+                try:
+                    return load_store()
+                finally:
+                    with psycopg.connect(conninfo, autocommit=True) as conn:
+                        conn.execute("ALTER TABLE parcels ENABLE TRIGGER parcels_history_insert")
+
+            t_nohist, _ = timed(load_store_without_history)
+            row("  breakdown: store parcels, history trigger off", t_nohist, t_ogr_load, "-")
     else:
         ogr(*ogr_load)
         load_store()

@@ -105,16 +105,19 @@ def from_wkb_hex(values) -> np.ndarray:
     return shapely.from_wkb(np.array(raw, dtype=object))
 
 
-def copy_in(cursor, statement, table: pa.Table) -> int:
-    """Stream ``table`` into ``COPY … FROM STDIN (FORMAT csv)``; returns the number of rows sent."""
+def copy_in(cursor, statement, tables) -> int:
+    """Stream an Arrow table, or an iterable of them, into ``COPY … FROM STDIN (FORMAT csv)``; returns the rows sent."""
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=_CHUNK_ROWS)
+    sent = 0
     with cursor.copy(statement) as copy:
-        for start in range(0, table.num_rows, _CHUNK_ROWS):
-            buf = io.BytesIO()
-            pacsv.write_csv(table.slice(start, _CHUNK_ROWS), buf, write_options=options)
-            copy.write(buf.getvalue())
-            log.debug("copied %d of %d rows", min(start + _CHUNK_ROWS, table.num_rows), table.num_rows)
-    return table.num_rows
+        for table in ([tables] if isinstance(tables, pa.Table) else tables):
+            for start in range(0, table.num_rows, _CHUNK_ROWS):
+                buf = io.BytesIO()
+                pacsv.write_csv(table.slice(start, _CHUNK_ROWS), buf, write_options=options)
+                copy.write(buf.getvalue())
+            sent += table.num_rows
+            log.debug("copied %d rows", sent)
+    return sent
 
 
 def arrow_type_for(type_name: str) -> pa.DataType:

@@ -20,7 +20,7 @@ from ..units import MU_M2
 from ._copy import copy_in, frame_to_arrow
 from .schema import CORE_COLUMNS, MANAGED, schema_of
 
-__all__ = ["write_managed", "prepare_rows"]
+__all__ = ["write_managed", "prepare_rows", "arrow_chunks"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,12 @@ def _examples(values, n: int = 3) -> str:
 
 
 def prepare_rows(frame, table: str, *, srid: int, red: str):
-    """(plain frame with area_mu, {column: pg type}, MultiPolygon geometries) for ``table``, or InputError."""
+    """Check ``frame`` for ``table``: (plain columns, {column: pg type} with area_mu, geometries, validity).
+
+    Raises InputError naming the rows for a missing, blank or repeated key, a parcel without a park,
+    and missing, non-polygon or invalid geometry. area_mu is measured later, chunk by chunk
+    (:func:`arrow_chunks`), while the server takes the chunks before.
+    """
     from .io import split_frame
 
     key = MANAGED[table]
@@ -74,15 +79,31 @@ def prepare_rows(frame, table: str, *, srid: int, red: str):
     if not valid.all():
         raise InputError(f"{red}: {int((~valid).sum())} geometries are invalid ({_examples(keys[~valid])}); "
                          f"the validate command says why, shapely.make_valid repairs them")
-    geoms = _as_multi(geoms, kinds)
     plain = plain.copy()
     plain[key] = keys.to_numpy()
     if "area_mu" in plain.columns:
         log.info("%s: the area_mu given is replaced by parkgis' measurement", red)
-    plain["area_mu"] = (area_m2(geoms, crs=f"EPSG:{srid}", valid=valid) / MU_M2).to_numpy()
+        plain = plain.drop(columns="area_mu")
     types = {c: ("text" if c in CORE_COLUMNS[table] and CORE_COLUMNS[table][c] == "text" else t)
              for c, t in {**types, "area_mu": "double precision"}.items()}
-    return plain, types, geoms
+    return plain, types, geoms, valid
+
+
+def arrow_chunks(plain, types, geoms, valid, *, srid: int, extra: dict | None = None, rows: int = 50_000):
+    """Arrow tables of ``rows`` rows: the columns, area_mu measured by :func:`gis.area.area_m2`, MultiPolygon WKB.
+
+    A generator, so that the server inserts one chunk while the next is measured. ``extra`` adds
+    constant text columns (name -> value).
+    """
+    crs = f"EPSG:{srid}"
+    for start in range(0, len(plain), rows):
+        part = plain.iloc[start:start + rows]
+        g = geoms[start:start + rows]
+        part = part.assign(area_mu=area_m2(g, crs=crs, valid=valid[start:start + rows]).to_numpy() / MU_M2)
+        table = frame_to_arrow(part, types, geometry=_as_multi(g, shapely.get_type_id(g)))
+        for name, value in (extra or {}).items():
+            table = table.append_column(name, pa.array([value] * table.num_rows, type=pa.string()))
+        yield table
 
 
 def _as_multi(geoms, kinds):
@@ -102,24 +123,26 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
 
     red, schema, table = target.redacted, schema_of(target), target.table
     key = MANAGED[table]
-    plain, types, geoms = prepare_rows(frame, table, srid=srid, red=red)
+    plain, types, geoms, valid = prepare_rows(frame, table, srid=srid, red=red)
+    columns = [*plain.columns, "area_mu"]
     t = sql.Identifier(schema, table)
     with conn.transaction():
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
+        # the history triggers hold the statement's rows in memory (transition tables): room for a bulk load
+        conn.execute("SET LOCAL work_mem = '256MB'")
         has_rows = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(t)).fetchone()[0]
         if has_rows and not overwrite:
             raise OutputExistsError(f"{red}: {schema}.{table} holds rows already", setting="overwrite")
         oid = conn.execute("SELECT %s::regclass::oid", [t.as_string(conn)]).fetchone()[0]
         require_store_table(table_columns(conn, oid), red, schema, table)
         existing = {n: ty for n, ty, _ in table_columns(conn, oid)}
-        for c in plain.columns:
+        for c in columns:
             if c not in existing:
                 conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(t, sql.Identifier(c), sql.SQL(types[c])))
                 log.info("%s: added column %s (%s) to %s", red, c, types[c], table)
         existing = [n for n, _, _ in table_columns(conn, oid)]
         data_cols = [c for c in existing if c not in _INTERNAL]
-        sent = [*plain.columns, "geom"]
-        rows = frame_to_arrow(plain, types, geometry=geoms)
+        sent = [*columns, "geom"]
         if not has_rows:  # a first load: straight into the table (its triggers see the COPY as one INSERT)
             # indexes that are no constraint are built once after the rows are in, not row by row
             rebuild = conn.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
@@ -127,19 +150,20 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
             for name, _ in rebuild:  # names and definitions as the server quotes them (regclass, pg_get_indexdef)
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
             now = conn.execute("SELECT now()::text").fetchone()[0]
-            rows = rows.append_column("measured_at", pa.array([now] * rows.num_rows, type=pa.string()))
             copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                t, sql.SQL(", ").join(sql.Identifier(c) for c in [*sent, "measured_at"])), rows)
+                t, sql.SQL(", ").join(sql.Identifier(c) for c in [*sent, "measured_at"])),
+                arrow_chunks(plain, types, geoms, valid, srid=srid, extra={"measured_at": now}))
             for _, definition in rebuild:
                 conn.execute(sql.SQL(definition))
             _before_swap(conn, f"{schema}.{table}")
-            log.info("%s: %s: %d inserted", red, table, rows.num_rows)
+            log.info("%s: %s: %d inserted", red, table, len(plain))
             return len(plain)
         stage = sql.Identifier(f"parkgis_stage_{table}")
         conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             stage, sql.SQL(", ").join(sql.Identifier(c) for c in data_cols), t))
         copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)), rows)
+            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)),
+            arrow_chunks(plain, types, geoms, valid, srid=srid))
         conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(stage, sql.Identifier(key)))
         conn.execute(sql.SQL("ANALYZE {}").format(stage))
         _before_swap(conn, f"pg_temp.parkgis_stage_{table}")
