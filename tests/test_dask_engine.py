@@ -248,3 +248,20 @@ def test_areas_of_a_dataset_equal_the_frame(tmp_path, client):
     assert grouped["zone_id"].astype(str).tolist() == ref["zone_id"].astype(str).tolist()
     assert np.allclose(grouped["area_m2"], ref["area_m2"], rtol=1e-12)
     assert grouped["features"].tolist() == ref["features"].tolist()
+
+
+def test_cli_areas_of_a_dataset(tmp_path, run_cli):
+    from gis.area import add_area_columns
+
+    gdf = make_parcels(1200, seed=4)
+    ds = write_dataset(gdf, tmp_path / "ds", 2)
+    code, out, err = run_cli("areas", str(ds), "--by", "park_id", "--workers", "1", "--out", str(tmp_path / "by.csv"))
+    assert code == 0, err
+    by = pd.read_csv(tmp_path / "by.csv")
+    ref = add_area_columns(gdf).groupby("park_id")["area_m2"].sum()
+    assert np.allclose(by.set_index("park_id")["area_m2"].reindex(ref.index), ref, rtol=1e-12)
+    code, out, err = run_cli("-q", "areas", str(ds), "--workers", "1", "--out", str(tmp_path / "measured") + "/")
+    assert code == 0, err
+    back = read(tmp_path / "measured").frame
+    assert len(back) == 1200 and np.allclose(back["area_m2"], add_area_columns(gdf)["area_m2"], rtol=1e-12)
+    assert err == ""  # -q: no progress bar, no notes

@@ -17,6 +17,7 @@ from ..targets import all_targets, check_bundled, check_target, parse_tolerance_
 from ..units import MU_M2
 from ..validate import row_notes, validate
 from . import cli
+from ._progress import engine_opts, progress_opt
 from ._common import (Findings, console, crs_opt, encoding_opt, from_opt, layer_opt, out_opt, overwrite_opt, print_frame,
                       read_input)
 
@@ -103,7 +104,10 @@ def targets_cmd():
 @encoding_opt
 @out_opt()
 @overwrite_opt
-def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, encoding, out, overwrite):
+@engine_opts
+@progress_opt
+def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, encoding, out, overwrite, engine, scheduler,
+              workers, memory_limit, show_progress):
     """Ellipsoidal area of every feature (or per group with --by) in m², 公顷, 亩 and km².
 
     INPUT is a file, a folder, a bundled layer name or a postgresql:// URL. Every input column is kept;
@@ -112,6 +116,13 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, e
     --buildable SLOPE.tif the share of each feature's land meeting --where and that area in 亩 are added
     (`buildable_share`, `buildable_mu`).
     """
+    from ..dask_engine import is_dataset
+
+    if engine == "dask" or (engine == "auto" and is_dataset(input_path)):  # a partitioned GeoParquet dataset
+        from ._dask_areas import areas_on_dask
+
+        return areas_on_dask(input_path, by=by, out=out, overwrite=overwrite, scheduler=scheduler, workers=workers,
+                             memory_limit=memory_limit, show_progress=show_progress)
     gdf, path, result = _read(input_path, layer, crs, encoding, source_crs)
     report = validate(gdf, checks={"geometry", "ids"})
     measured = add_area_columns(gdf, valid=report.valid)
