@@ -234,10 +234,27 @@ def _gather(client, futures, progress, what):
 
 
 # ------------------------------------------------------------------------------------------ audit
-def _facts_task(path, root, offset, plan):
-    from .audit_partition import partition_facts, prepare
+def _facts_task(path, root, offset, plan, id_column=None):
+    from .audit_partition import _id_hashes, partition_facts, prepare
 
+    if not plan.scores and id_column is not None:  # duplicates only: the id column is all this pass needs
+        import pyarrow.parquet as pq
+
+        from .parcels import clean_text
+
+        ids = pq.read_table(path, columns=[id_column]).column(0).to_pandas()
+        return {"ids": _id_hashes(pd.DataFrame({"parcel_id": clean_text(ids)})), "scores": {}, "columns": []}
     return partition_facts(plan, prepare(plan, read_part(path, root), offset=offset))
+
+
+def _id_column(info, headers):
+    """The dataset's column that the header mapping makes ``parcel_id`` (None when it has none or it is a hive key)."""
+    report = _header_report(info, headers)
+    hit = report.loc[report["field"] == "parcel_id", "header"]
+    if not len(hit):
+        return None
+    name = hit.iloc[0]
+    return name if name not in _hive(info["files"][0], info["root"]) else None
 
 
 def _scores_task(path, root, offset, plan, glob):
@@ -292,7 +309,9 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
     n = len(files)
     plan_f = client.scatter(plan, broadcast=True)
     roots, offsets = [root] * n, info["offsets"]
-    facts = _gather(client, client.map(_facts_task, files, roots, offsets, [plan_f] * n, pure=False), progress, "facts")
+    id_col = _id_column(info, headers)
+    facts = _gather(client, client.map(_facts_task, files, roots, offsets, [plan_f] * n, [id_col] * n, pure=False),
+                    progress, "facts")
     glob = reduce_facts(plan, facts)
     if plan.rank_scores:
         glob_f = client.scatter(glob, broadcast=True)
