@@ -29,7 +29,7 @@ import pandas as pd
 from .errors import InputError, ParkGISError
 
 __all__ = ["EngineError", "is_dataset", "dataset_parts", "check_dataset", "read_part", "read_dataset", "connect", "audit_dataset",
-           "areas_dataset", "write_dataset_outputs", "is_folder_output"]
+           "areas_dataset", "write_dataset_outputs", "write_parts", "is_folder_output"]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,15 @@ def _finish_task(path, root, offset, plan, glob, out_dir, index, keep):
     if not keep:
         part.parcels = None
     return part
+
+
+def write_parts(frame, folder, *, rows: int = 1_000_000) -> list[Path]:
+    """A frame as a partitioned GeoParquet dataset in ``folder`` (an existing empty folder), ``rows`` per part."""
+    folder = Path(folder)
+    n = max(1, -(-len(frame) // rows))
+    for i in range(n):
+        _write_part(frame.iloc[i * rows:(i + 1) * rows], folder, i)
+    return sorted(folder.glob("part.*.parquet"))
 
 
 def _write_part(frame, folder: Path, index: int) -> None:

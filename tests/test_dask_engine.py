@@ -167,6 +167,15 @@ def test_cli_audit_of_a_dataset_writes_a_folder_atomically(tmp_path, run_cli):
     assert np.allclose(summary["area_mu"], mem.summary["area_mu"], rtol=1e-12)
     assert len(pd.read_csv(tmp_path / "result" / "findings.csv")) == len(mem.findings)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    # the memory engine writes the same folder from one frame
+    code, out, err = run_cli("audit", str(ds), "--rules", "lanzhou-etdz", "--by", "zone_id", "--engine", "memory",
+                             "--out", str(tmp_path / "mem"))
+    assert code == 0, err
+    back_mem = read(tmp_path / "mem" / "parcels").frame
+    assert back_mem.drop(columns="geometry").equals(back.drop(columns="geometry"))
+    s_mem = pd.read_csv(tmp_path / "mem" / "summary.csv")
+    num = s_mem.select_dtypes("number").columns
+    assert np.allclose(s_mem[num], summary[num], rtol=1e-12, equal_nan=True)  # the sums of 3 partitions vs one
     # a file name is refused for the dask engine (it writes a folder), before any work
     code, out, err = run_cli("audit", str(ds), "--out", str(tmp_path / "a.xlsx"))
     assert code == 2 and "writes a folder" in err and len(err.strip().splitlines()) == 1
