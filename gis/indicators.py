@@ -26,7 +26,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "zone_indicators", "zone_indicator_notes",
+__all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "indicator_record", "indicator_label", "indicator_heading", "zone_indicators", "zone_indicator_notes",
            "group_indicators", "indicator_sums", "indicator_values", "indicator_lacking"]
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,34 @@ def _load(path: str) -> dict:
 def load_registry(path=None) -> dict:
     """The registry as a mapping: ``parcel_metrics`` and ``zone_indicators``, one record per indicator."""
     return _load(str(Path(path or REGISTRY_PATH).resolve()))
+
+
+def indicator_record(name: str, path=None) -> dict | None:
+    """The registry's record of a per-parcel metric or zone indicator (None when it is not one)."""
+    reg = load_registry(path)
+    return reg["parcel_metrics"].get(name) or reg["zone_indicators"].get(name)
+
+
+def indicator_label(name: str, *, unit: bool = True, path=None) -> str | None:
+    """The bilingual label every table, map and workbook shows for an indicator of the registry, e.g.
+    ``投资强度 Investment intensity (万元/亩)``; None for a name the registry does not hold.
+
+    >>> indicator_label("tax_intensity_wan_per_mu")
+    '亩均税收 Tax per mu (万元/亩)'
+    """
+    rec = indicator_record(name, path)
+    if rec is None:
+        return None
+    en = rec["name_en"][:1].upper() + rec["name_en"][1:]
+    return f"{rec['name_zh']} {en}" + (f" ({rec['unit']})" if unit and rec["unit"] != "ratio" else "")
+
+
+def indicator_heading(name: str, path=None) -> str | None:
+    """A short column heading for a terminal table: the Chinese name and the unit (``投资强度 万元/亩``)."""
+    rec = indicator_record(name, path)
+    if rec is None:
+        return None
+    return rec["name_zh"] + (f" {rec['unit']}" if rec["unit"] != "ratio" else "")
 
 
 def metric_table(path=None) -> dict[str, tuple]:

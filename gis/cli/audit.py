@@ -11,6 +11,7 @@ from ..audit import audit
 from ..audit_output import check_targets, write_audit
 from ..bundled import resolve_layer
 from ..errors import InputError
+from ..indicators import indicator_heading
 from ..rules import DEFAULT_PACKS, bundled_packs
 from . import cli
 from ._common import read_input, Findings, console, crs_opt, encoding_opt, layer_opt, overwrite_opt, print_frame
@@ -18,9 +19,9 @@ from ._progress import engine_opts, progress_bar, progress_opt, quiet_cluster
 
 __all__: list[str] = []
 
-_SUMMARY_COLUMNS = {  # column: short heading for the terminal
+_SUMMARY_COLUMNS = {  # column: short heading for the terminal; the indicators' headings from the registry
     "level": "level", "group": "group", "n_parcels": "parcels", "area_mu": "亩", "industrial_area_mu": "industrial 亩",
-    "investment_intensity_wan_per_mu": "invest 万元/亩", "tax_intensity_wan_per_mu": "tax 万元/亩", "far": "FAR",
+    **{m: indicator_heading(m) for m in ("investment_intensity_wan_per_mu", "tax_intensity_wan_per_mu", "far")},
     "n_fail": "fail", "n_missing": "missing", "n_pass": "pass", "n_na": "n/a",
 }
 

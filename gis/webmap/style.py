@@ -87,7 +87,6 @@ FIELD_LABELS = {
     "planned_mu": "规划面积 Planned (亩)",
     "planned_km2": "规划面积 Planned (km²)",
     "deviation_pct": "实测−规划 Measured vs planned (%)",
-    "investment_intensity_wan_per_mu": "投资强度 Investment intensity (万元/亩)",
     "investment_wan": "投资额 Investment (万元)",
     "verdict": "审核结论 Audit verdict",
     "source": "来源 Source",
@@ -96,8 +95,11 @@ FIELD_LABELS = {
 
 
 def field_label(field: str) -> str:
-    """The bilingual label of a field (the field name itself when none is known)."""
-    return FIELD_LABELS.get(field, field)
+    """The bilingual label of a field: an indicator's from the registry (:func:`gis.indicators.indicator_label`),
+    else from :data:`FIELD_LABELS`, else the field name itself."""
+    from ..indicators import indicator_label
+
+    return indicator_label(field) or FIELD_LABELS.get(field, field)
 
 
 def infer_kind(gdf) -> str:
