@@ -211,8 +211,9 @@ def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals) -> PartResu
     levels = summary_levels(frame, levels=SUMMARY_LEVELS, by=list(plan.by))
     sums, counts = {}, {}
     verdict = frame["verdict"].to_numpy()
+    cache: dict = {}  # the registry's parcel filters, computed once for every level
     for level in levels:
-        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2)
+        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2, cache=cache)
         codes, groups = _group_codes(frame, level)
         counts[level] = pd.DataFrame({f"n_{v.replace('/', '')}": np.bincount(codes, weights=verdict == v, minlength=len(groups))
                                       .astype(np.int64) for v in VERDICTS}, index=groups)

@@ -21,6 +21,7 @@ import glob as _glob
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -318,10 +319,12 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
     n = len(files)
     plan_f = client.scatter(plan, broadcast=True)
     roots, offsets = [root] * n, info["offsets"]
+    t0 = time.perf_counter()
     id_col = _id_column(info, headers)
     facts = _gather(client, client.map(_facts_task, files, roots, offsets, [plan_f] * n, [id_col] * n, pure=False),
                     progress, "facts")
     glob = reduce_facts(plan, facts)
+    log.info("pass 1 (ids, benchmarks) of %d partitions: %.1f s", n, time.perf_counter() - t0)
     if plan.rank_scores:
         glob_f = client.scatter(glob, broadcast=True)
         values = _gather(client, client.map(_scores_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, pure=False),
@@ -331,7 +334,10 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
     out_dir = None if parcels_dir is None else str(parcels_dir)
     parts = _gather(client, client.map(_finish_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, [out_dir] * n,
                                        range(n), [keep_parcels] * n, pure=False), progress, "audit")
+    log.info("last pass (audit) of %d partitions: %.1f s", n, time.perf_counter() - t0)
+    t0 = time.perf_counter()
     tables = reduce_partitions(plan, parts)
+    log.info("reduce: %.1f s", time.perf_counter() - t0)
     parcels = None
     if keep_parcels:
         import geopandas as gpd

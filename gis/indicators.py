@@ -103,7 +103,12 @@ def _parcel_filter(frame: pd.DataFrame, parcels: dict | None):
                 lacking.append(key)
                 continue
             wants = [str(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
-            mask &= frame[key].astype("object").isin(wants).to_numpy()
+            col = frame[key]
+            if isinstance(col.dtype, pd.CategoricalDtype):  # one test per category, not per parcel
+                hit = np.append(pd.Index(col.cat.categories.astype(str)).isin(wants), False)
+                mask &= hit[np.asarray(col.cat.codes)]
+            else:
+                mask &= col.astype("object").isin(wants).to_numpy()
     return mask, lacking
 
 
@@ -192,11 +197,12 @@ def group_indicators(frame: pd.DataFrame, codes, n_groups: int, *, zone_area_m2=
     return indicator_values(sums, zone_area_m2=zone_area_m2), indicator_lacking(frame, zone_area=zone_area_m2 is not None)
 
 
-def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: float = 1.0) -> dict:
+def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: float = 1.0, cache: dict | None = None) -> dict:
     """Additive sums of every registry zone indicator per group: ``{name: (Σ numerator, Σ denominator)}``.
 
     Σ denominator is None for an indicator over the zone's own land (``zone_area_m2``); a side whose
-    inputs the frame lacks is all NaN (so partitions' sums of it stay NaN).
+    inputs the frame lacks is all NaN (so partitions' sums of it stay NaN). ``cache`` (a dict kept
+    between calls on the same frame, e.g. one per summary level) keeps each side's values and mask.
     """
     reg = load_registry()["zone_indicators"]
     codes = np.asarray(codes, dtype=np.int64)
@@ -206,14 +212,22 @@ def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: fl
     usable = np.isfinite(area) & (area >= min_area_m2)
     nan = np.full(n_groups, np.nan)
     out = {}
+    cache = {} if cache is None else cache
+
+    def side(spec):
+        key = (repr(spec), min_area_m2)
+        if key not in cache:
+            cache[key] = _side(frame, spec, usable)
+        return cache[key]
+
     for name, rec in reg.items():
         num_spec, den_spec = rec["numerator"], rec["denominator"]
-        num_v, num_m, lack = _side(frame, num_spec, usable)
+        num_v, num_m, lack = side(num_spec)
         num = nan if lack else np.bincount(cz[inzone & num_m], weights=num_v[inzone & num_m], minlength=n_groups)
         if den_spec["sum"] == "zone_area_m2":
             out[name] = (num, None)
             continue
-        den_v, den_m, lack2 = _side(frame, den_spec, usable)
+        den_v, den_m, lack2 = side(den_spec)
         if lack or lack2:
             out[name] = (nan, nan)
             continue

@@ -218,7 +218,8 @@ _STATUSES = ("planned", "supplied", "under_construction", "built", "idle")
 _MONEY = ("investment_wan", "output_wan", "tax_wan", "value_added_wan")
 
 
-def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2) -> pd.DataFrame:
+def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2,
+               cache: dict | None = None) -> pd.DataFrame:
     """The additive part of a summary level: one row per group (index), sums only, so the sums of
     several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary."""
     codes, groups = _group_codes(frame, level)
@@ -238,7 +239,7 @@ def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = M
             cols[money] = _sum(codes, frame[money].to_numpy(dtype="float64"), n)
     for name, (s_num, s_den, cnt) in _metric_sums(frame, codes, n, SUMMARY_METRICS, min_area_m2=min_area_m2).items():
         cols[f"Σnum:{name}"], cols[f"Σden:{name}"], cols[f"{name}_n"] = s_num, s_den, cnt
-    for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2).items():
+    for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2, cache=cache).items():
         cols[f"Σnum:{name}"] = s_num
         if s_den is not None:
             cols[f"Σden:{name}"] = s_den
@@ -318,7 +319,8 @@ def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
     whole layer. Levels missing from the frame are skipped (logged). The one-partition case of
     :func:`level_sums` → :func:`add_sums` → :func:`finish_sums`.
     """
-    return stack_summary({level: finish_sums(level_sums(frame, level, min_area_m2=min_area_m2))
+    cache: dict = {}
+    return stack_summary({level: finish_sums(level_sums(frame, level, min_area_m2=min_area_m2, cache=cache))
                           for level in summary_levels(frame, levels=levels, by=by)})
 
 
