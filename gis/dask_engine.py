@@ -60,6 +60,8 @@ def dataset_parts(source) -> tuple[Path | None, list[Path]]:
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in _glob.glob(text, recursive=True) if p.endswith((".parquet", ".geoparquet")))
         root = None
+    elif Path(text).is_file():  # one GeoParquet file: a dataset of one partition
+        root, files = None, [Path(text)]
     else:
         root = Path(text)
         files = sorted(p for p in root.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))

@@ -274,3 +274,19 @@ def test_cli_areas_of_a_dataset(tmp_path, run_cli):
     back = read(tmp_path / "measured").frame
     assert len(back) == 1200 and np.allclose(back["area_m2"], add_area_columns(gdf)["area_m2"], rtol=1e-12)
     assert err == ""  # -q: no progress bar, no notes
+
+
+def test_zones_by_location_and_zone_areas_on_the_engine(tmp_path, client):
+    gdf = make_parcels(2000, seed=8).drop(columns="zone_id")
+    x0, y0, x1, y1 = gdf.total_bounds
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    zones = gpd.GeoDataFrame({"id": ["zA", "zB", "zC"]}, geometry=[shapely.box(x0, y0, xm, ym), shapely.box(xm, y0, x1, ym),
+                                                                 shapely.box(x0, ym, xm, y1)], crs="EPSG:4490")
+    ds = write_dataset(gdf, tmp_path / "ds", 3)
+    mem = audit(read(ds).frame, ["lanzhou-etdz"], zones=zones)
+    dsk = audit_dataset(ds, ["lanzhou-etdz"], zones=zones, client=client, keep_parcels=True)
+    assert_same_audit(mem, dsk)
+    z = dsk.summary[dsk.summary["level"] == "zone_id"].set_index("group")
+    assert z.loc["zA", "zone_area_m2"] > 0 and np.isfinite(z.loc["zA", "land_development_rate"])
+    single = audit_dataset(ds / "part-000.parquet", ["lanzhou-etdz"], zones=zones, client=client)
+    assert int(single.summary["n_parcels"].iloc[0]) == len(np.array_split(np.arange(2000), 3)[0])
