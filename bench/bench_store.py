@@ -15,7 +15,8 @@ once as GeoPackage and GeoParquet), one after the other on one database:
 
 Targets (issue 10): load and read within 1.5× of ogr2ogr; audit from PostGIS within 1.3× of GeoParquet.
 parkgis steps run in this process (imports warm), ogr2ogr as a child process. Without ``--url`` a
-throwaway cluster is started as the tests do (tests/_pg.py) with fsync off; give ``--url`` for a real server.
+throwaway cluster is started as the tests do (tests/_pg.py: fsync off, 256 MB shared buffers, 4 GB of
+WAL between checkpoints); give ``--url`` for a real server. Both tools use the same server.
 
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
@@ -99,7 +100,8 @@ def main() -> int:
         url = args.url
     else:
         pg = _module("parkgis_tests_pg", ROOT / "tests" / "_pg.py")
-        cluster = pg.cluster()
+        # a server sized like a modest real one (the tests' cluster keeps 64 MB of shared buffers)
+        cluster = pg.cluster(shared_buffers="256MB", max_wal_size="4GB")
         url = cluster.url(cluster.new_database())
     conninfo = parse_url(url).conninfo
     with psycopg.connect(conninfo) as conn:

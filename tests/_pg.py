@@ -73,13 +73,15 @@ class Cluster:
             raise RuntimeError(f"{Path(str(args[0])).name} failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
         return proc
 
-    def start(self):
+    def start(self, **settings):
+        """initdb and start; ``settings`` are extra server settings (name=value), e.g. for a benchmark."""
         self._run(self.bindir / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
         hba = self.data / "pg_hba.conf"
         hba.write_text("local all postgres trust\nlocal all all scram-sha-256\n")
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.socket} -c fsync=off "
-                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=64MB")
+                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=64MB"
+                + "".join(f" -c {k}={v}" for k, v in settings.items()))
         self._run(self.bindir / "pg_ctl", "-D", self.data, "-o", opts, "-w", "-t", "60", "-l", self.root / "log", "start")
         atexit.register(self.stop)
         import psycopg
@@ -125,8 +127,11 @@ class Cluster:
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
 
 
-def cluster() -> Cluster:
-    """The session's cluster, started on first use; skips (or fails under PARKGIS_REQUIRE_DB=1) when unavailable."""
+def cluster(**settings) -> Cluster:
+    """The session's cluster, started on first use; skips (or fails under PARKGIS_REQUIRE_DB=1) when unavailable.
+
+    ``settings`` (server settings) apply when this call starts the cluster.
+    """
     global _CLUSTER, _FAILED
     if _CLUSTER is not None:
         return _CLUSTER
@@ -145,7 +150,7 @@ def cluster() -> Cluster:
         _FAILED = f"PostGIS is not installed for the PostgreSQL in {bindir} (apt-get install postgresql-15-postgis-3)"
         skip_or_fail(_FAILED)
     try:
-        _CLUSTER = Cluster(bindir).start()
+        _CLUSTER = Cluster(bindir).start(**settings)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         _FAILED = f"cannot start a throwaway PostgreSQL cluster: {exc}"
         skip_or_fail(_FAILED)
