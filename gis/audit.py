@@ -29,7 +29,8 @@ from .intensity import DECLARED_TOLERANCE_PCT, MIN_AREA_M2
 from .rules import DEFAULT_PACKS, VERDICTS, RulePack, load_packs
 from .scoring import rank_cuts
 
-__all__ = ["AuditResult", "audit", "audit_plan", "set_rank_cuts", "assign_zones", "verdict_counts", "SUMMARY_LEVELS"]
+__all__ = ["AuditResult", "audit", "audit_plan", "set_rank_cuts", "assign_zones", "verdict_counts", "count_findings",
+           "add_finding_counts", "SUMMARY_LEVELS"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class AuditResult:
     columns: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     verdicts: pd.DataFrame | None = None  # verdict counts per rule (:func:`verdict_counts` of all parcels)
     parcels_path: str | None = None  # where the parcels were written when they are not held (a dataset)
+    findings_path: str | None = None  # where the parcels' findings were written (``findings`` then holds the layer's own)
+    finding_counts: pd.DataFrame | None = None  # every finding counted (:meth:`count_findings`) when not all are held
 
     @property
     def rule_columns(self) -> list[str]:
@@ -58,7 +61,15 @@ class AuditResult:
         return self.verdicts if self.verdicts is not None else verdict_counts(self.parcels)
 
     def severities(self) -> set[str]:
+        if self.finding_counts is not None:
+            return set(self.finding_counts["severity"].dropna().astype(str))
         return set(self.findings["severity"].dropna().unique())
+
+    def count_findings(self) -> pd.DataFrame:
+        """Findings counted by severity, check and reason (``n``), most first within each severity."""
+        if self.finding_counts is not None:
+            return self.finding_counts
+        return count_findings(self.findings)
 
     def fails_on(self, level: str | None) -> bool:
         """True when a finding reaches ``level`` ('error' or 'warning'); None never fails."""
@@ -71,6 +82,24 @@ class AuditResult:
         """The sheets of the workbook, in order."""
         return {"parcels": self.parcels, "summary": self.summary, "findings": self.findings, "rules": self.rules,
                 "indicators": self.indicators, "columns": self.columns}
+
+
+def count_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings counted by severity, check and reason (``n``), errors first, most first within each severity."""
+    if not len(findings):
+        return pd.DataFrame({"severity": [], "check": [], "reason_en": [], "n": []})
+    f = findings[["severity", "check", "reason_en"]].astype(object)
+    out = f.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum().reset_index()
+    return out.sort_values(["severity", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def add_finding_counts(parts) -> pd.DataFrame:
+    """Several :func:`count_findings` tables added up."""
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return count_findings(pd.DataFrame(columns=["severity", "check", "reason_en"]))
+    out = pd.concat(parts).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum().reset_index()
+    return out.sort_values(["severity", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
 def verdict_counts(parcels: pd.DataFrame) -> pd.DataFrame:

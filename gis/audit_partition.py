@@ -101,6 +101,7 @@ class PartResult:
     verdict_counts: pd.DataFrame
     n: int
     head: gpd.GeoDataFrame | None = None  # no rows: the columns, for what depends on the columns only
+    row_finding_counts: pd.DataFrame | None = None  # counts of the parcels' findings, when they were written out
 
 
 def prepare(plan: AuditPlan, parcels: gpd.GeoDataFrame, *, offset: int = 0) -> Prepared:

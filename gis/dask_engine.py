@@ -266,12 +266,20 @@ def _scores_task(path, root, offset, plan, glob):
     return partition_scores(plan, prepare(plan, read_part(path, root), offset=offset), glob)
 
 
-def _finish_task(path, root, offset, plan, glob, out_dir, index, keep):
+def _finish_task(path, root, offset, plan, glob, out_dir, index, keep, findings_dir=None):
+    from .audit import count_findings
     from .audit_partition import finish_partition, prepare
 
     part = finish_partition(plan, prepare(plan, read_part(path, root), offset=offset), glob)
     if out_dir is not None:
         _write_part(part.parcels, Path(out_dir), index)
+    if findings_dir is not None:  # the parcels' findings stay on disk; the client gets the layer's own and counts
+        rows = part.findings["row"].notna().to_numpy()
+        mine = part.findings[rows].copy()
+        mine["row"] = mine["row"] + 1  # 1 = first parcel of the input, as in every findings table
+        _write_part(mine, Path(findings_dir), index)
+        part.row_finding_counts = count_findings(mine)
+        part.findings = part.findings[~rows]
     if not keep:
         part.parcels = None
     return part
@@ -299,14 +307,17 @@ def _write_part(frame, folder: Path, index: int) -> None:
 
 
 def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_area_m2: float = 1.0,
-                  declared_tolerance_pct: float = 5.0, client, parcels_dir=None, keep_parcels: bool = False,
-                  progress=None):
+                  declared_tolerance_pct: float = 5.0, client, parcels_dir=None, findings_dir=None,
+                  keep_parcels: bool = False, progress=None):
     """Audit a partitioned dataset on ``client``; returns an :class:`~gis.audit.AuditResult`.
 
     Every partition is audited on a worker by the in-memory audit's own map functions, in up to three
     passes (facts for duplicates and benchmarks; score values when a score classes by rank; the
     finish). With ``parcels_dir`` (an existing empty folder) each worker writes its partition's
-    parcels there as ``part.NNNNN.parquet``; ``keep_parcels`` brings them back (small data, tests).
+    parcels there as ``part.NNNNN.parquet``; ``keep_parcels`` brings them back (small data, tests). With
+    ``findings_dir`` each worker writes its parcels' findings there the same way (rows of the whole
+    layer, 1-based), and ``result.findings`` holds only the layer's own findings (headers, duplicates,
+    summary rules) while ``result.finding_counts`` counts them all: the client never holds millions.
     ``progress(what, done, total)`` is called as partitions finish.
     """
     from .audit import AuditResult, audit_plan, set_rank_cuts
@@ -334,8 +345,9 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
         set_rank_cuts(plan, glob, values)
     glob_f = client.scatter(glob, broadcast=True)
     out_dir = None if parcels_dir is None else str(parcels_dir)
+    fdir = None if findings_dir is None else str(findings_dir)
     parts = _gather(client, client.map(_finish_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, [out_dir] * n,
-                                       range(n), [keep_parcels] * n, pure=False), progress, "audit")
+                                       range(n), [keep_parcels] * n, [fdir] * n, pure=False), progress, "audit")
     log.info("last pass (audit) of %d partitions: %.1f s", n, time.perf_counter() - t0)
     t0 = time.perf_counter()
     tables = reduce_partitions(plan, parts)
@@ -346,9 +358,14 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
 
         parcels = gpd.GeoDataFrame(pd.concat([p.parcels for p in parts], ignore_index=True), crs=parts[0].parcels.crs)
     log.info("audited %d parcels in %d partitions: %d findings", info["rows"], n, len(tables["findings"]))
+    counts = None
+    if fdir is not None:
+        from .audit import add_finding_counts, count_findings
+
+        counts = add_finding_counts([count_findings(tables["findings"]), *[p.row_finding_counts for p in parts]])
     return AuditResult(parcels=parcels, summary=tables["summary"], findings=tables["findings"], rules=tables["rules"],
                        indicators=tables["indicators"], columns=_header_report(info, headers),
-                       verdicts=tables["verdict_counts"], parcels_path=out_dir)
+                       verdicts=tables["verdict_counts"], parcels_path=out_dir, findings_path=fdir, finding_counts=counts)
 
 
 def _input_columns(info) -> list:
@@ -421,12 +438,21 @@ def _add_area_groups(parts, by) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ outputs
 def write_dataset_outputs(result, folder: Path) -> list[Path]:
-    """The audit's tables (summary, findings, rules, indicators, columns, verdicts) as CSV files in ``folder``
-    (beside ``parcels/``); findings also as Parquet when they are many."""
+    """The audit's tables as files in ``folder`` beside ``parcels/``: the parcels' findings as the dataset
+    ``findings/`` (unless the workers wrote it), and summary, the layer's own findings, rules, indicators,
+    columns and verdict counts as CSV."""
     from .audit_output import _plain_types
 
     written = []
-    tables = {"summary": result.summary, "findings": result.findings, "rules": result.rules,
+    findings = result.findings
+    rows = findings["row"].notna().to_numpy()
+    (folder / "findings").mkdir(exist_ok=True)
+    if result.findings_path is None:  # all findings held: the parcels' go to findings/ as the dask engine writes them
+        write_parts(findings[rows], folder / "findings")
+    elif rows.any():  # parcels' findings found across partitions (duplicate ids): one more part
+        _write_part(findings[rows], folder / "findings", len(list((folder / "findings").glob("part.*.parquet"))))
+    findings = findings[~rows]
+    tables = {"summary": result.summary, "findings": findings, "rules": result.rules,
               "indicators": result.indicators, "columns": result.columns, "verdicts": result.verdict_counts()}
     for name, table in tables.items():
         p = folder / f"{name}.csv"

@@ -165,7 +165,12 @@ def test_cli_audit_of_a_dataset_writes_a_folder_atomically(tmp_path, run_cli):
     assert back["verdict"].astype(str).tolist() == mem.parcels["verdict"].astype(str).tolist()
     summary = pd.read_csv(tmp_path / "result" / "summary.csv")
     assert np.allclose(summary["area_mu"], mem.summary["area_mu"], rtol=1e-12)
-    assert len(pd.read_csv(tmp_path / "result" / "findings.csv")) == len(mem.findings)
+    on_disk = pd.concat([pd.read_parquet(tmp_path / "result" / "findings"), pd.read_csv(tmp_path / "result" / "findings.csv")])
+    assert len(on_disk) == len(mem.findings)
+    key = ["row", "check", "severity", "column"]
+    assert (set(map(tuple, on_disk[key].astype(str).to_numpy()))
+            == set(map(tuple, mem.findings[key].astype(str).to_numpy())))
+    assert "Findings (" + str(len(mem.findings)) + ")" in out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
     # the memory engine writes the same folder from one frame
     code, out, err = run_cli("audit", str(ds), "--rules", "lanzhou-etdz", "--by", "zone_id", "--engine", "memory",
@@ -173,6 +178,7 @@ def test_cli_audit_of_a_dataset_writes_a_folder_atomically(tmp_path, run_cli):
     assert code == 0, err
     back_mem = read(tmp_path / "mem" / "parcels").frame
     assert back_mem.drop(columns="geometry").equals(back.drop(columns="geometry"))
+    assert len(pd.read_parquet(tmp_path / "mem" / "findings")) == len(pd.read_parquet(tmp_path / "result" / "findings"))
     s_mem = pd.read_csv(tmp_path / "mem" / "summary.csv")
     num = s_mem.select_dtypes("number").columns
     assert np.allclose(s_mem[num], summary[num], rtol=1e-12, equal_nan=True)  # the sums of 3 partitions vs one

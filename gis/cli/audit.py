@@ -99,8 +99,10 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
             written = write_audit(result, out, overwrite=overwrite, inputs=inputs)
             console.print(f"wrote {', '.join(str(p) for p in written)}")
     if folder is not None:
-        console.print(f"wrote {folder}/ (parcels/, summary.csv, findings.csv, rules.csv, indicators.csv, columns.csv, "
-                      "verdicts.csv)")
+        where = ("findings/ (each parcel's), findings.csv (the layer's own: headers, duplicates, summary rules)"
+                 if result.findings_path else "findings.csv")
+        console.print(f"wrote {folder}/: parcels/, {where}, summary.csv, rules.csv, indicators.csv, columns.csv, "
+                      "verdicts.csv")
     _report(result, brief=bool(out), by_levels=list(by))
     if result.fails_on(fail_on):
         raise Findings()
@@ -116,9 +118,11 @@ def _audit_dask(path, rules, kw, folder, overwrite, inputs, scheduler, workers, 
             return audit_dataset(path, rules, client=client, progress=progress, **kw)
         with atomic_output(folder, directory=True, overwrite=overwrite, inputs=inputs) as tmp:
             (tmp / "parcels").mkdir()
-            result = audit_dataset(path, rules, client=client, progress=progress, parcels_dir=tmp / "parcels", **kw)
+            (tmp / "findings").mkdir()
+            result = audit_dataset(path, rules, client=client, progress=progress, parcels_dir=tmp / "parcels",
+                                   findings_dir=tmp / "findings", **kw)
             write_dataset_outputs(result, tmp)
-        result.parcels_path = str(folder / "parcels")
+        result.parcels_path, result.findings_path = str(folder / "parcels"), str(folder / "findings")
         return result
 
 
@@ -144,10 +148,9 @@ def _report(result, *, brief: bool, by_levels=()) -> None:
         print_frame(s[list(cols)].rename(columns=cols),
                     title="Summary: Σ numerator ÷ Σ measured area per group (all groups and indicators with --out FILE)")
     f = result.findings
-    if len(f):
-        by = (f.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum()
-              .reset_index().sort_values(["severity", "n"], ascending=[True, False]))
-        print_frame(by, title=f"Findings ({len(f)})")
+    by = result.count_findings()
+    if len(by):
+        print_frame(by, title=f"Findings ({int(by['n'].sum())})")
         if not brief:
             show = f[["row", "parcel_id", "level", "group", "severity", "check", "value", "threshold", "reason_zh"]].head(25)
             print_frame(pd.DataFrame(show), title="First findings (write all with --out FILE)")
