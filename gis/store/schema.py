@@ -14,10 +14,12 @@
     one row per audit run, its per-parcel results and its findings.
 ``history``
     every INSERT, UPDATE and DELETE on parcels and zones: the operation, who (the session's login
-    role), when, and the row before and after (attributes as JSON, geometry in its own columns). Statement-level triggers
-    with transition tables write it set-wise, so a bulk load is not slowed row by row.
+    role), when, and the row before and after (attributes as JSON, geometry in its own columns).
+    Statement-level triggers with transition tables write it set-wise, so a bulk load is not slowed
+    row by row.
 
-Every identifier is composed with :mod:`psycopg.sql`; nothing is pasted into SQL text.
+In Python every identifier is composed with :mod:`psycopg.sql`; the trigger function quotes the names it
+reads from the catalogue with ``format('%I')``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ CORE_COLUMNS = {
     "zones": {"zone_id": "text", "park_id": "text", "name": "text", "area_mu": "double precision"},
 }
 AUDIT_TABLES = ("audit_runs", "audit_results", "audit_findings")
-_INTERNAL = ("fid", "measured_at")
 
 
 def schema_of(target) -> str:
