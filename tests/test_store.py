@@ -116,6 +116,23 @@ def test_plain_table_round_trip_keeps_values_types_gaps_and_crs(pg, db):
     assert shapely.equals_exact(back.geometry.to_numpy(), frame.geometry.to_numpy(), tolerance=0).all()
 
 
+def test_plain_table_keeps_dates_categories_nullable_integers_and_mixed_text(pg, db):
+    from gis.store.io import read_source, write_source
+
+    frame = make_parcels(4)
+    frame["surveyed"] = pd.to_datetime(["2026-01-02 03:04:05", None, "2025-12-31", "2026-06-30 12:00"], format="ISO8601")
+    frame["grade"] = pd.Categorical(["A", "B", None, "A"])
+    frame["floors"] = pd.array([3, None, 5, 1], dtype="Int64")
+    frame["tax_wan"] = pd.Series([12.5, "待核实", None, 3], dtype=object)  # as ledgers have it: kept as text
+    url = _t(pg.url(db), "typed")
+    write_source(frame, url)
+    back = read_source(url)
+    assert back["surveyed"].tolist()[0] == pd.Timestamp("2026-01-02 03:04:05") and pd.isna(back["surveyed"][1])
+    assert back["grade"].tolist()[:2] == ["A", "B"] and pd.isna(back["grade"][2])
+    assert back["floors"].tolist()[0] == 3 and pd.isna(back["floors"][1])
+    assert back["tax_wan"].tolist()[:2] == ["12.5", "待核实"] and pd.isna(back["tax_wan"][2])
+
+
 def test_plain_table_needs_overwrite_and_query_reads(pg, db):
     from gis.store.io import read_source, write_source
 
