@@ -448,6 +448,9 @@ def test_bad_sources_are_one_line_errors_with_the_password_hidden(store, pg, db,
         conn.execute("CREATE SCHEMA other")
     with pytest.raises(InputError, match="no geometry column"):
         read_source(_t(store, "notes"))
+    with pytest.raises(InputError, match=r"sql=.*: division by zero$"):  # fails while the rows stream
+        read_source(store + "&sql=SELECT 1 / (g - 2) AS x, geom FROM generate_series(1, 3) g, "
+                            "(SELECT ST_SetSRID(ST_MakePoint(103.6, 36.5), 4490) AS geom) p")
     with pytest.raises(CRSError, match="SRID 3857.*EPSG:4490"):
         read_source(_t(store, "mercator"))
     with pytest.raises(InputError, match="not a parkgis store"):

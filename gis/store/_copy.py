@@ -131,26 +131,65 @@ def arrow_type_for(type_name: str) -> pa.DataType:
     return pa.string()
 
 
+def _copy_out_bytes(conn, statement) -> bytes:
+    """All the data of ``COPY … TO STDOUT``, read with libpq's own loop.
+
+    psycopg's COPY iterator costs ~7 µs of Python per row (half the time of reading a million
+    parcels); this calls ``PQgetCopyData`` in blocking mode in a tight loop instead. Errors come back
+    as :class:`psycopg.DatabaseError`.
+    """
+    import psycopg
+    from psycopg import pq
+
+    pgconn = conn.pgconn
+    pgconn.send_query(statement.as_string(conn).encode("utf-8"))
+    while pgconn.flush():
+        pass
+    res = pgconn.get_result()
+    if res is None or res.status != pq.ExecStatus.COPY_OUT:
+        message = (res.error_message.decode("utf-8", "replace") if res is not None else "") or "COPY did not start"
+        while pgconn.get_result() is not None:
+            pass
+        raise psycopg.DatabaseError(_server_message(message))
+    chunks = []
+    get = pgconn.get_copy_data
+    while True:
+        n, row = get(0)
+        if n > 0:
+            chunks.append(row)
+        elif n == -1:
+            break
+        else:  # -2: an error
+            break
+    failed = None
+    while (res := pgconn.get_result()) is not None:
+        if res.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT):
+            failed = res.error_message.decode("utf-8", "replace").strip() or "COPY failed"
+    if failed or n == -2:
+        raise psycopg.DatabaseError(_server_message(failed or pgconn.error_message.decode("utf-8", "replace")))
+    return b"".join(chunks)
+
+
+def _server_message(text: str) -> str:
+    return text.strip().removeprefix("ERROR:").strip()
+
+
 def copy_out_frame(cursor, statement, columns: list[tuple[str, str]], *, geometry_column: str | None) -> pd.DataFrame:
     """Run ``COPY (…) TO STDOUT (FORMAT csv)`` and parse it: a DataFrame with geometry as shapely objects.
 
     ``columns`` lists (name, pg typname) in the order the statement returns them.
     """
-    buf = io.BytesIO()
-    with cursor.copy(statement) as copy:
-        for block in copy:
-            buf.write(block)
+    data = _copy_out_bytes(cursor.connection, statement)
     names = [n for n, _ in columns]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the result has two columns named {dup!r}: rename one")
     types = {n: (pa.string() if n == geometry_column else arrow_type_for(t)) for n, t in columns}
-    if buf.tell() == 0:
+    if not data:
         table = pa.table({n: pa.array([], type=types[n]) for n in names})
     else:
-        buf.seek(0)
         table = pacsv.read_csv(
-            buf,
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types=types, true_values=["t"], false_values=["f"],
