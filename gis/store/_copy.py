@@ -1,8 +1,9 @@
-"""Bulk moves between frames and PostgreSQL: ``COPY`` streams written and parsed by Arrow, geometry as WKB.
+"""Bulk moves between frames and PostgreSQL with ``COPY``, geometry as WKB.
 
-Both directions are vectorised C: Arrow writes and parses the CSV form of ``COPY`` (quoted text, so an
-empty string and a NULL stay apart), and geometry travels as hexadecimal WKB, which PostGIS reads as
-the text form of a geometry, converted by shapely in one call. No Python loop runs per row.
+Writing: Arrow writes the CSV form of ``COPY … FROM STDIN`` (quoted text, so an empty string and a
+NULL stay apart), geometry as hexadecimal WKB, which PostGIS reads as the text form of a geometry.
+Reading: ``COPY … TO STDOUT (FORMAT binary)`` parsed column-wise with numpy (:mod:`gis.store._binary`),
+geometry as the EWKB PostGIS sends. No Python loop runs per field.
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ import shapely
 
 from ..errors import InputError
 
-__all__ = ["pg_type", "frame_to_arrow", "copy_in", "copy_out_frame", "arrow_type_for", "wkb_hex", "from_wkb_hex",
-           "MAX_IDENTIFIER_BYTES"]
+__all__ = ["pg_type", "frame_to_arrow", "copy_in", "copy_out_frame", "wkb_hex", "MAX_IDENTIFIER_BYTES"]
 
 log = logging.getLogger(__name__)
 
 MAX_IDENTIFIER_BYTES = 63
 _CHUNK_ROWS = 50_000
-_TIME_TYPES = ("timestamptz", "timestamp", "date")
 
 
 def pg_type(series: pd.Series) -> str:
@@ -99,12 +98,6 @@ def wkb_hex(geometry) -> list:
     return [None if w is None else binascii.hexlify(w).decode("ascii") for w in raw]
 
 
-def from_wkb_hex(values) -> np.ndarray:
-    """Geometries from hexadecimal (E)WKB text (None stays None); 4× faster than shapely's own hex reader."""
-    raw = [None if v is None else binascii.unhexlify(v) for v in values]
-    return shapely.from_wkb(np.array(raw, dtype=object))
-
-
 def copy_in(cursor, statement, tables) -> int:
     """Stream an Arrow table, or an iterable of them, into ``COPY … FROM STDIN (FORMAT csv)``; returns the rows sent."""
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=_CHUNK_ROWS)
@@ -120,19 +113,8 @@ def copy_in(cursor, statement, tables) -> int:
     return sent
 
 
-def arrow_type_for(type_name: str) -> pa.DataType:
-    """The Arrow type a PostgreSQL column (by ``pg_type.typname``) is parsed as."""
-    if type_name == "bool":
-        return pa.bool_()
-    if type_name in ("int2", "int4", "int8"):
-        return pa.int64()
-    if type_name in ("float4", "float8", "numeric"):
-        return pa.float64()
-    return pa.string()
-
-
-def _copy_out_bytes(conn, statement) -> bytes:
-    """All the data of ``COPY … TO STDOUT``, read with libpq's own loop.
+def _copy_out_chunks(conn, statement) -> list:
+    """The rows of ``COPY … TO STDOUT``, one piece each, read with libpq's own loop.
 
     psycopg's COPY iterator costs ~7 µs of Python per row (half the time of reading a million
     parcels); this calls ``PQgetCopyData`` in blocking mode in a tight loop instead. Errors come back
@@ -167,43 +149,28 @@ def _copy_out_bytes(conn, statement) -> bytes:
             failed = res.error_message.decode("utf-8", "replace").strip() or "COPY failed"
     if failed or n == -2:
         raise psycopg.DatabaseError(_server_message(failed or pgconn.error_message.decode("utf-8", "replace")))
-    return b"".join(chunks)
+    return chunks
 
 
 def _server_message(text: str) -> str:
     return text.strip().removeprefix("ERROR:").strip()
 
 
-def copy_out_frame(cursor, statement, columns: list[tuple[str, str]], *, geometry_column: str | None) -> pd.DataFrame:
-    """Run ``COPY (…) TO STDOUT (FORMAT csv)`` and parse it: a DataFrame with geometry as shapely objects.
+def copy_out_frame(cursor, select, columns: list[tuple[str, str]], *, geometry_column: str | None,
+                   single_parts: bool = False) -> pd.DataFrame:
+    """Run ``COPY (select) TO STDOUT (FORMAT binary)`` and parse it: a DataFrame, geometry in ``__geometry__``.
 
-    ``columns`` lists (name, pg typname) in the order the statement returns them.
+    ``select`` is the query (a psycopg ``sql`` object) and ``columns`` the (name, pg typname) it
+    returns, in order; build its SELECT list with :func:`gis.store._binary.select_expression`.
     """
-    data = _copy_out_bytes(cursor.connection, statement)
+    from psycopg import sql
+
+    from ._binary import parse_binary_copy
+
     names = [n for n, _ in columns]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the result has two columns named {dup!r}: rename one")
-    types = {n: (pa.string() if n == geometry_column else arrow_type_for(t)) for n, t in columns}
-    if not data:
-        table = pa.table({n: pa.array([], type=types[n]) for n in names})
-    else:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types=types, true_values=["t"], false_values=["f"],
-                                                 strings_can_be_null=True, quoted_strings_can_be_null=False,
-                                                 null_values=[""]),
-        )
-    geoms = None
-    if geometry_column is not None:
-        geoms = from_wkb_hex(table.column(geometry_column).to_pylist())
-        table = table.drop_columns([geometry_column])
-    df = table.to_pandas()
-    for name, typname in columns:
-        if typname in _TIME_TYPES and name in df.columns:
-            df[name] = pd.to_datetime(df[name], utc=typname == "timestamptz", format="ISO8601")
-    if geoms is not None:
-        df["__geometry__"] = geoms
-    return df
+    conn = cursor.connection
+    chunks = _copy_out_chunks(conn, sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select))
+    return parse_binary_copy(chunks, columns, geometry_column=geometry_column, single_parts=single_parts)

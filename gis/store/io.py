@@ -21,6 +21,7 @@ import shapely
 
 from ..crs import require_crs, to_crs
 from ..errors import CRSError, InputError, LayerNotFoundError, OutputExistsError
+from ._binary import select_expression
 from ._copy import MAX_IDENTIFIER_BYTES, copy_in, copy_out_frame, frame_to_arrow, pg_type
 from .schema import AUDIT_TABLES, CORE_COLUMNS, MANAGED, META_TABLE, STORE_SRID, schema_of, store_info
 from .url import connect, parse_url, redact
@@ -111,20 +112,11 @@ def _read_table(conn, cur, target, crs):
                            f"but the store holds EPSG:{wanted}; transform it (ST_Transform) or read it with a query")
     skip = {"fid", "measured_at"} if info is not None and table in MANAGED else set()
     chosen = [(n, t) for n, t, _ in cols if n not in skip]
-    statement = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv)").format(
-        sql.SQL(", ").join(sql.Identifier(n) for n, _ in chosen), sql.Identifier(schema, table))
-    df = copy_out_frame(cur, statement, chosen, geometry_column=geom)
-    if skip:  # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
-        df["__geometry__"] = _single_parts(df["__geometry__"].to_numpy())
+    select = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), sql.Identifier(schema, table))
+    # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
+    df = copy_out_frame(cur, select, chosen, geometry_column=geom, single_parts=bool(skip))
     return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}")
-
-
-def _single_parts(geoms: np.ndarray) -> np.ndarray:
-    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
-    if one.any():
-        geoms = geoms.copy()
-        geoms[one] = shapely.get_geometry(geoms[one], 0)
-    return geoms
 
 
 def _srids(conn, schema, table, geom) -> list[int]:
@@ -153,8 +145,9 @@ def _read_query(conn, cur, target, crs):
     if not geom_cols:
         raise InputError(f"{red}: the query returns no geometry column (columns: {', '.join(n for n, _ in chosen)})")
     geom = "geom" if "geom" in geom_cols else geom_cols[0]
-    statement = sql.SQL("COPY (SELECT * FROM ({}) AS q) TO STDOUT (FORMAT csv)").format(query)
-    df = copy_out_frame(cur, statement, chosen, geometry_column=geom)
+    select = sql.SQL("SELECT {} FROM ({}) AS q").format(
+        sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), query)
+    df = copy_out_frame(cur, select, chosen, geometry_column=geom)
     geoms = df["__geometry__"].to_numpy()
     present = ~shapely.is_missing(geoms)
     srids = sorted({int(s) for s in np.unique(shapely.get_srid(geoms[present]))}) if present.any() else []
