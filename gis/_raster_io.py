@@ -129,9 +129,10 @@ def choose_band(ds, band: int | None, *, what: str | None = None) -> int:
     if band is None:
         if ds.count == 1:
             return 1
-        raise InputError(f"{name} has {ds.count} bands: choose one with --band N (band=N in Python), N from 1 to {ds.count}")
+        raise InputError(f"{name} has {ds.count} bands and none is chosen (1 to {ds.count})", setting="band",
+                         suggestion="N")
     if not 1 <= int(band) <= ds.count:
-        raise InputError(f"{name} has {ds.count} band(s); --band {band} does not exist (use 1 to {ds.count})")
+        raise InputError(f"{name} has {ds.count} band(s); band {band} does not exist (use 1 to {ds.count})")
     return int(band)
 
 

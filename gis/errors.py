@@ -25,7 +25,7 @@ __all__ = [
     "SETTINGS",
 ]
 
-SETTINGS = ("crs", "layer", "encoding", "overwrite", "source_crs")
+SETTINGS = ("crs", "layer", "encoding", "overwrite", "source_crs", "band")
 """The settings an error may ask for; the CLI maps each to its flag."""
 
 

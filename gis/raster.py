@@ -165,7 +165,7 @@ def rasterize(zones_gdf, *, field: str, cell_m: float, dst_path, crs=None, all_t
     xmax, ymax = math.ceil(xmax / cell_m) * cell_m, math.ceil(ymax / cell_m) * cell_m
     width, height = max(1, round((xmax - xmin) / cell_m)), max(1, round((ymax - ymin) / cell_m))
     if width * height > _MAX_CELLS:
-        raise InputError(f"a {width} × {height} grid is too large: choose a larger --cell than {cell_m} m")
+        raise InputError(f"a {width} × {height} grid is too large: choose a cell size larger than {cell_m} m")
     transform = from_origin(xmin, ymax, cell_m, cell_m)
     small = int((shapely.area(geoms) < cell_m * cell_m).sum())
     if small and not all_touched:
@@ -293,18 +293,18 @@ def reproject(raster_path, dst_path, *, dst_crs, resolution: float | None = None
         if not resolution > 0:
             raise InputError(f"the resolution must be positive, not {resolution}")
         if target.is_geographic and resolution > 1:
-            raise InputError(f"--resolution {resolution} is in degrees for {target.name}: did you mean metres? "
+            raise InputError(f"a resolution of {resolution} is in degrees for {target.name}: did you mean metres? "
                              "(10 m is about 0.0001°)")
     with raster_env(), open_raster(raster_path) as src:
         src_crs = raster_crs(src, crs=crs).to_wkt()
         if "legend" in src.tags() and resampling not in ("nearest", "mode"):
-            log.warning("%s holds codes with a legend: %s resampling mixes codes; use --resampling nearest",
+            log.warning("%s holds codes with a legend: %s resampling mixes codes; resample with nearest",
                         raster_path.name, resampling)
         dst_t, width, height = calculate_default_transform(
             src_crs, target.to_wkt(), src.width, src.height, *src.bounds,
             resolution=(resolution, resolution) if resolution else None)
         if width * height > _MAX_CELLS:
-            raise InputError(f"the reprojected raster would have {width} × {height} cells: choose a coarser --resolution")
+            raise InputError(f"the reprojected raster would have {width} × {height} cells: choose a coarser resolution")
         nodata = src.nodata if src.nodata is not None else default_nodata(src.dtypes[0])
         profile = output_profile(crs=target.to_wkt(), transform=dst_t, width=width, height=height, count=src.count,
                                  dtype=src.dtypes[0], nodata=nodata)

@@ -115,7 +115,7 @@ def test_aspect_hillshade_rasterize_clip_reproject(run_cli, tmp_path, dem, zones
     ("text", "is not a raster GDAL can read"),
     ("nocrs", "has no CRS"),
     ("nodata", "only nodata"),
-    ("multiband", "has 3 bands: choose one with --band"),
+    ("multiband", "has 3 bands and none is chosen (1 to 3): pass --band N"),
     ("missing", "no such file"),
 ])
 def test_bad_rasters_exit_2_with_one_line(run_cli, tmp_path, zones, case, pattern):

@@ -46,7 +46,7 @@ from . import db  # noqa: E402,F401
 
 
 _FLAGS = {"crs": "--crs", "layer": "--layer", "encoding": "--encoding", "overwrite": "--overwrite",
-          "source_crs": "--from"}
+          "source_crs": "--from", "band": "--band"}
 
 
 def advice(exc: ParkGISError) -> str:
