@@ -290,12 +290,12 @@ def _local_frames(polys, crs) -> np.ndarray:
 
 
 def _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance, min_outside_m2=1.0):
-    within_crs = require_crs(within, what="the --within layer")
+    within_crs = require_crs(within, what="the layer the features must lie within")
     parks = within.geometry if within_crs.equals(crs) else within.to_crs(crs).geometry
     parks = shapely.make_valid(np.asarray(parks.values, dtype=object))
     parks = parks[~shapely.is_missing(parks) & np.isin(shapely.get_type_id(parks), _POLYGONAL)]
     if not len(parks):
-        add("within", "error", None, "the --within layer has no polygons")
+        add("within", "error", None, "the layer the features must lie within has no polygons")
         return
     park_union = shapely.union_all(parks)
     if len(polys):
