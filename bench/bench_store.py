@@ -18,6 +18,18 @@ parkgis steps run in this process (imports warm), ogr2ogr as a child process. Wi
 throwaway cluster is started as the tests do (tests/_pg.py: fsync off, 256 MB shared buffers, 4 GB of
 WAL between checkpoints); give ``--url`` for a real server. Both tools use the same server.
 
+Measured 2026-12-01 on the shared 2-core machine (PostgreSQL 15.x, PostGIS 3.3.2, GDAL 3.6 ogr2ogr; other
+jobs running, so ±30 %):
+
+    step                                       100 000 (best of 3)         1 000 000 (one run each)
+    load: plain table vs ogr2ogr               1.60 s / 2.11 s = 0.76      14.99 s / 15.16 s = 0.99
+    load: store parcels vs ogr2ogr             3.75 s / 2.11 s = 1.77      43.69 s / 15.16 s = 2.88
+      (history trigger off: 2.54 s = 1.20)
+    reload, unchanged, vs ogr2ogr load         2.03 s / 2.11 s = 0.96      23.29 s / 15.16 s = 1.54
+    read → GeoPackage vs ogr2ogr               2.18 s / 2.27 s = 0.96      19.62 s / 24.49 s = 0.80
+    read_source into memory                    0.81 s (read_postgis 1.57)  7.59 s
+    audit from postgresql:// vs GeoParquet     1.82 s / 1.51 s = 1.20      21.02 s / 13.42 s = 1.57
+
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
         python bench/bench_store.py --n 1000000 --steps load,read   (the issue's size, in two runs
