@@ -60,6 +60,13 @@ def audit_outputs(path) -> list[Path]:
 def check_targets(path, *, overwrite: bool = False, inputs=()) -> list[Path]:
     """Raise before any work when an output would replace an input, or an existing file without ``overwrite``
     (:func:`gis.io.check_output` for every file :func:`write_audit` would write)."""
+    from .io import is_url
+
+    if is_url(path):  # a run in the shared store (gis.store): refused up front when it exists
+        from .store.runs import check_run
+
+        check_run(str(path), overwrite=overwrite)
+        return [str(path)]
     targets = audit_outputs(path)
     for t in targets:
         check_output(t, overwrite=overwrite, inputs=inputs)
@@ -74,6 +81,15 @@ def write_audit(result, path, *, overwrite: bool = False, inputs=(), lang: str |
     workbook gets number formats, a frozen header, filters, widths and failing cells highlighted.
     Other formats always keep the machine names.
     """
+    from .io import is_url, source_name
+
+    if is_url(path):  # postgresql://…?run=ID: the run and its per-parcel results, in one transaction
+        from .store.runs import write_audit_run
+
+        check_targets(path, overwrite=overwrite, inputs=inputs)
+        sources = [source_name(i) for i in inputs if i is not None]
+        run = write_audit_run(result, str(path), overwrite=overwrite, source=sources[0] if sources else None)
+        return [f"{source_name(path)} (run {run})"]
     path = Path(path)
     check_targets(path, overwrite=overwrite, inputs=inputs)
     suffix = path.suffix.lower()

@@ -111,3 +111,21 @@ def test_areas_and_audit_read_the_store_through_the_io_core(pg, run_cli, tmp_pat
     assert sorted(back["parcel_id"]) == ["C0", "C1", "C2", "C3"] and back["area_mu"].gt(0).all()
     code, _, err = run_cli("areas", gpkg, "--out", out)
     assert code == 2 and "--overwrite" in err
+
+
+def test_audit_writes_a_run_to_the_store_with_out_url(pg, run_cli, tmp_path):
+    from gis.store.io import write_source
+    from gis.store.schema import init_store
+
+    db = pg.new_database()
+    init_store(pg.url(db))
+    write_source(_parcels(), pg.url(db, table="parcels"))
+    src = pg.url(db, table="parcels")
+    sink = pg.url(db, run="2026Q4")
+    code, out, err = run_cli("audit", src, "--rules", "lanzhou-etdz", "--out", sink)
+    assert code == 0, err
+    assert "run 2026Q4" in out
+    code, _, err = run_cli("audit", src, "--rules", "lanzhou-etdz", "--out", sink)  # refused before any work
+    assert code == 2 and "2026Q4" in err and "--overwrite" in err
+    code, out, _ = run_cli("db", "runs", pg.url(db))
+    assert code == 0 and out.count("2026Q4") == 1

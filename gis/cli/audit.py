@@ -70,7 +70,9 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
         engine = "dask" if is_dataset(path) else "memory"
     # every input — the parcels, the zones, rule packs given as files — is protected from --out
     inputs = [path, resolve_layer(zones) if zones else None, *[p for p in packs if Path(str(p)).exists()]]
-    folder = Path(str(out).rstrip("/\\")) if is_folder_output(out) else None
+    from ..io import is_url
+
+    folder = Path(str(out).rstrip("/\\")) if is_folder_output(out) and not is_url(out) else None
     if folder is not None:
         from ..io import check_output
 
