@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CROSSWALK_PATH", "load_crosswalk", "normalise_codes", "classify_landuse", "industrial_codes"]
+__all__ = ["CROSSWALK_PATH", "COLOURS_PATH", "load_crosswalk", "normalise_codes", "classify_landuse", "industrial_codes",
+           "landuse_colours", "colour_of"]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +139,39 @@ def industrial_codes(*, path=None) -> list[str]:
     cw = load_crosswalk(path)
     ind = cw[cw["is_industrial"] == True]  # noqa: E712 - object column of bools
     return sorted(set(ind["gb50137_code"].dropna()) | set(ind["code_2023"].dropna()))
+
+
+COLOURS_PATH = Path(__file__).resolve().parent / "data" / "landuse_colours.csv"
+
+
+@functools.lru_cache(maxsize=2)
+def _colour_table(path: str) -> dict:
+    import csv
+
+    out = {}
+    with open(path, encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if not (row.get("source") or "").strip():
+                raise ValueError(f"{path}: the colour of {row['code']} has no source")
+            entry = (row["colour"], row["name_zh"], row["name_en"])
+            out[row["code"]] = entry
+            if row["code_2023"]:
+                out.setdefault(row["code_2023"], entry)
+    return out
+
+
+def landuse_colours(path=None) -> dict:
+    """Land-use code (GB 50137-2011 letter or 2023 用地用海 number) → (colour, name_zh, name_en), from the one
+    colour table ``gis/data/landuse_colours.csv`` (each row with its source). Maps, slides and the
+    store's QGIS styles all draw from it."""
+    return dict(_colour_table(str(Path(path or COLOURS_PATH))))
+
+
+def colour_of(code) -> str:
+    """The colour of a code: its own row, else its class's (``M1`` → ``M``, ``070102`` → ``07``), else grey."""
+    table = _colour_table(str(COLOURS_PATH))
+    code = "" if code is None else str(code).strip()
+    for key in (code, code[:4], code[:2], code[:1]):
+        if key and key in table:
+            return table[key][0]
+    return table["OTHER"][0]

@@ -2,8 +2,9 @@
 
 QGIS reads a layer's default style from a ``layer_styles`` table (in PostGIS: ``public.layer_styles``;
 in a GeoPackage: a table of that name inside the file). The style is QML, QGIS' XML. Colours per
-land-use category are data (``gis/data/store_landuse_colours.csv``, with a source per colour); every code of
-the land-use crosswalk (GB 50137-2011 and the 2023 classification) gets its category's colour.
+land-use code come from the one colour table (``gis/data/landuse_colours.csv``, a source per colour, shared
+with the maps); every code of the land-use crosswalk (GB 50137-2011 and the 2023 classification) gets
+its own colour or its class's (:func:`gis.landuse.colour_of`).
 
 >>> qml = parcels_qml()
 >>> "categorizedSymbol" in qml and 'value="M1"' in qml and 'fieldName="parcel_id"' in qml
@@ -20,28 +21,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..landuse import load_crosswalk
+from ..landuse import COLOURS_PATH, colour_of, landuse_colours, load_crosswalk
 
 __all__ = ["COLOURS_PATH", "load_colours", "parcels_qml", "zones_qml", "save_default_styles", "write_gpkg_style",
            "LAYER_STYLES_DDL"]
 
 log = logging.getLogger(__name__)
 
-COLOURS_PATH = Path(__file__).resolve().parents[1] / "data" / "store_landuse_colours.csv"
 STYLE_NAME = "parkgis default"
 
 
-@functools.lru_cache(maxsize=2)
-def _colours(path: str) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if (df["source"].str.strip() == "").any():
-        raise ValueError(f"{path}: every colour needs a source")
-    return df
-
-
 def load_colours(path=None) -> pd.DataFrame:
-    """The colour table (a copy): category, name_zh, name_en, colour (#RRGGBB), source."""
-    return _colours(str(Path(path or COLOURS_PATH))).copy()
+    """The colour table (a copy) as a frame: code, colour, name_zh, name_en."""
+    table = landuse_colours(path)
+    return pd.DataFrame([(k, *v) for k, v in table.items()], columns=["code", "colour", "name_zh", "name_en"])
 
 
 def _rgba(hex_colour: str, alpha: int = 255) -> str:
@@ -77,7 +70,6 @@ def _document(root) -> str:
 
 def parcels_qml(*, field: str = "land_use", label: str = "parcel_id") -> str:
     """QML: parcels categorised by their land-use code (both code systems), labelled with their id."""
-    colours = load_colours().set_index("category")
     cw = load_crosswalk()
     root = ET.Element("qgis", {"version": "3.28.0", "styleCategories": "Symbology|Labeling"})
     renderer = ET.SubElement(root, "renderer-v2", {"type": "categorizedSymbol", "attr": field, "symbollevels": "0",
@@ -85,7 +77,7 @@ def parcels_qml(*, field: str = "land_use", label: str = "parcel_id") -> str:
     cats, symbols = ET.SubElement(renderer, "categories"), ET.SubElement(renderer, "symbols")
     seen, n = set(), 0
     for _, row in cw.iterrows():
-        colour = colours["colour"].get(row["category"], colours.loc["other", "colour"])
+        colour = colour_of(row["gb50137_code"] if not pd.isna(row["gb50137_code"]) and row["gb50137_code"] else row["code_2023"])
         for code, name in ((row["gb50137_code"], row["gb50137_name_zh"]), (row["code_2023"], row["name_2023_zh"])):
             if code is None or pd.isna(code) or code in seen:
                 continue
@@ -95,7 +87,7 @@ def parcels_qml(*, field: str = "land_use", label: str = "parcel_id") -> str:
             _fill_symbol(symbols, str(n), colour)
             n += 1
     ET.SubElement(cats, "category", {"value": "", "label": "其他 other", "symbol": str(n), "render": "true"})
-    _fill_symbol(symbols, str(n), colours.loc["other", "colour"])
+    _fill_symbol(symbols, str(n), colour_of(None))
     _labels(root, label)
     return _document(root)
 

@@ -49,18 +49,10 @@ AXIS_COLOURS = ["#6a1b9a", "#d94801", "#08519c", "#7f2704"]
 
 
 def landuse_colours() -> dict:
-    """Land-use code (GB 50137-2011 letter or 2023 用地用海 number) → (colour, name_zh, name_en), from
-    ``gis/data/landuse_colours.csv`` (each row with its source)."""
-    import csv
-    from pathlib import Path
+    """Land-use code → (colour, name_zh, name_en): :func:`gis.landuse.landuse_colours`, the one colour table."""
+    from ..landuse import landuse_colours as table
 
-    out = {}
-    with open(Path(__file__).resolve().parent.parent / "data" / "landuse_colours.csv", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            entry = (row["colour"], row["name_zh"], row["name_en"])
-            out[row["code"]] = entry
-            out.setdefault(row["code_2023"], entry)
-    return out
+    return table()
 
 KIND_DEFAULTS = {
     "zones": {"stroke": "#4d4d4d", "weight": 1.2, "opacity": 0.9, "fill_opacity": 0.55},
