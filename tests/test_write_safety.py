@@ -150,3 +150,15 @@ def test_raster_and_audit_inputs_are_never_overwritten(tmp_path, run_cli):
     assert {p: p.read_bytes() for p in (dem, zpath)} == before
     code, _, err = run_cli("raster", "slope", dem, "--out", tmp_path / "slope.png")
     assert code == 2 and "GeoTIFF" in err and not (tmp_path / "slope.png").exists()
+
+
+def test_geopackage_of_parcels_opens_styled_in_qgis(tmp_path):
+    import sqlite3
+
+    gdf = gpd.GeoDataFrame({"parcel_id": ["001"], "land_use": ["M1"]}, geometry=[_circle(8)], crs=4490)
+    out = tmp_path / "p.gpkg"
+    write_layer(gdf, out)
+    with sqlite3.connect(out) as db:
+        rows = db.execute("SELECT f_table_name, useAsDefault, styleQML FROM layer_styles").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("p", 1)] and 'attr="land_use"' in rows[0][2]
+    assert read(out).frame["parcel_id"].tolist() == ["001"]  # the data layer is still the only layer read

@@ -153,16 +153,14 @@ def audit_cmd(url, run, packs, by, overwrite):
     """Audit the store's parcels and save the result as audit run --run in the store (auditor role)."""
     from ..audit import audit, verdict_counts
     from ..io import read_layer
-    from ..rules import bundled_packs
-    from ..store.runs import write_audit_run
+    from ..rules import DEFAULT_PACKS
+    from ..store.runs import check_run, write_audit_run
     from ..store.url import redact
-
-    from ..store.runs import check_run
 
     check_run(url, run=run, overwrite=overwrite)  # before the work, not after
     source = _with_table(url, "parcels")
     frame = read_layer(source)
-    result = audit(frame, list(packs) or bundled_packs(), by=list(by))
+    result = audit(frame, list(packs) or list(DEFAULT_PACKS), by=list(by))  # the same default as parkgis audit
     saved = write_audit_run(result, url, run=run, overwrite=overwrite, source=redact(source))
     print_frame(verdict_counts(result.parcels), title=f"audit run {saved}: {len(result.parcels)} parcels, "
                                                       f"{len(result.findings)} findings")

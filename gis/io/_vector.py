@@ -30,6 +30,7 @@ __all__ = ["read_ogr", "list_ogr_layers", "detect_dbf_encoding", "gdal_path", "j
 
 log = logging.getLogger(__name__)
 
+_NOT_DATA = {"layer_styles", "qgis_projects"}
 _OSM_LAYERS = ("points", "lines", "multilinestrings", "multipolygons", "other_relations")
 
 
@@ -98,6 +99,8 @@ def read_ogr(path: Path, *, layer: str | None = None, encoding: str | None = Non
             names = list_ogr_layers(path)
             if suffix in (".geojson", ".json", ".shp", ".fgb"):
                 names = names[:1]
+            if layer is None:  # QGIS' style table is no data layer
+                names = [n for n in names if n.lower() not in _NOT_DATA] or names
             layer = _choose_layer(path, names, layer)
         if encoding is None and suffix in (".shp", ".zip"):
             encoding = detect_dbf_encoding(path, layer=layer, notices=notices)

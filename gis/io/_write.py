@@ -120,6 +120,8 @@ def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> N
         if fmt.name == "FlatGeobuf" and gdf.geometry.isna().any():
             options["SPATIAL_INDEX"] = "NO"  # FlatGeobuf's index cannot hold a feature without geometry
         gdf.to_file(tmp, layer=layer if fmt.layers else None, driver=fmt.driver, engine="pyogrio", **options)
+        if fmt.name == "GeoPackage":
+            _default_style(tmp, layer, gdf)
     elif fmt.kind == "parquet":
         if is_geo:
             _check_finite(frame, name)
@@ -165,10 +167,29 @@ def write_sheets(tmp: Path, sheets: dict, fmt: Format, *, target: Path) -> None:
             if isinstance(frame, gpd.GeoDataFrame):
                 _check_finite(frame, target.name)
                 _text_columns_to_str(frame).to_file(tmp, layer=str(name), driver="GPKG", engine="pyogrio", append=i > 0)
+                _default_style(tmp, str(name), frame)
             else:
                 pyogrio.write_dataframe(plain_frame(frame), tmp, layer=str(name), driver="GPKG", append=i > 0)
     else:
         write_frame(next(iter(sheets.values())), tmp, fmt, layer=target.stem, target=target)
+
+
+def _default_style(path: Path, layer: str, frame) -> None:
+    """QGIS opens a GeoPackage layer of parcels (land_use, parcel_id) or zones (zone_id) styled: the same
+    default style the shared store saves (:mod:`gis.store.styles`), in the file's ``layer_styles``."""
+    cols = set(map(str, frame.columns))
+    kind = "parcels" if {"land_use", "parcel_id"} <= cols else ("zones" if "zone_id" in cols and "parcel_id" not in cols
+                                                                 else None)
+    if kind is None:
+        return
+    import sqlite3
+
+    from ..store.styles import write_gpkg_style
+
+    try:
+        write_gpkg_style(path, layer, kind)
+    except sqlite3.Error as exc:  # a style is a courtesy: the data is written either way
+        log.warning("%s: no default QGIS style saved (%s)", path.name, exc)
 
 
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
