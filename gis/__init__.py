@@ -1,11 +1,17 @@
 """parkgis: a GIS toolkit for development-zone planners.
 
 Areas on the CGCS2000 ellipsoid held against the plan's targets (:mod:`gis.area`, :mod:`gis.targets`,
-:mod:`gis.plancheck`), geometry checks (:mod:`gis.validate`), reading and writing (:mod:`gis.io`), China's
-coordinate offsets (:mod:`gis.offsets`, :mod:`gis.convert`), the bundled plan layers (:mod:`gis.bundled`),
-land-intensity audits (:mod:`gis.intensity`, :mod:`gis.rules`, :mod:`gis.audit`, the leadership workbook
-:mod:`gis.audit_workbook`), terrain and zonal
-statistics (:mod:`gis.raster`, :mod:`gis.zonal`) and briefing maps (:mod:`gis.webmap`).
+:mod:`gis.plancheck`), geometry checks (:mod:`gis.validate`), reading and writing files, folders and
+databases with findings (:mod:`gis.io`, one findings schema in :mod:`gis.findings`), China's coordinate
+offsets (:mod:`gis.offsets`, :mod:`gis.convert`), the bundled plan layers (:mod:`gis.bundled`),
+land-intensity audits (:mod:`gis.indicators` — the one indicator registry —, :mod:`gis.intensity`,
+:mod:`gis.rules`, :mod:`gis.scoring`, :mod:`gis.audit`, :mod:`gis.trend`, the leadership workbook
+:mod:`gis.audit_workbook`), terrain and zonal statistics (:mod:`gis.raster`, :mod:`gis.zonal`), briefing
+maps, slides and PDF (:mod:`gis.webmap`), the shared PostGIS store (:mod:`gis.store`) and partitioned
+datasets on dask (:mod:`gis.dask_engine`).
+
+The notebook face: ``gis.read(source)`` (frame, findings, notices), ``gis.areas(gdf, by=…)``,
+``gis.validate(gdf)``, ``gis.audit(gdf, rules=[…])``, ``gis.zonal(raster, zones)``.
 """
 
 from __future__ import annotations
