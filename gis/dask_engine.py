@@ -213,18 +213,32 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, memory_
             cluster.close()
 
 
+_NO_WORKER_S = 20.0
+
+
 def _gather(client, futures, progress, what):
     """Results of ``futures`` in order, reporting each one done; worker loss and task errors as one line."""
-    from distributed import as_completed
-
-    done = 0
     if progress:
         progress(what, 0, len(futures))
+    pending = set(futures)
+    alone_since = None
     try:
-        for _f in as_completed(futures, loop=client.loop):
-            done += 1
-            if progress:
-                progress(what, done, len(futures))
+        while pending:
+            finished = {f for f in pending if f.status != "pending"}  # statuses only: no event loop of ours
+            if not finished:
+                time.sleep(0.2)
+            if any(f.status in ("error", "cancelled", "lost") for f in finished):
+                break  # gather raises the task's error
+            pending -= set(finished)
+            if progress and finished:
+                progress(what, len(futures) - len(pending), len(futures))
+            if pending and not client.scheduler_info().get("workers"):  # a cluster with no worker waits for ever
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > _NO_WORKER_S:
+                    raise EngineError(f"the dask cluster has had no worker for {_NO_WORKER_S:g} s (every worker died or "
+                                      "none was started); nothing was written")
+            else:
+                alone_since = None
         return client.gather(futures)
     except ParkGISError:
         raise
@@ -234,6 +248,23 @@ def _gather(client, futures, progress, what):
             raise EngineError(f"the dask cluster lost the work ({name}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                               "nothing was written") from None
         raise
+
+
+def _run(client, fn, *args, progress=None, what="", retries: int = 1):
+    """``fn`` on every partition (``args`` are lists, one item per partition), results in order. Dask runs a
+    task again when its worker dies; when the cluster still loses the work (a worker lost while the
+    results were on their way), the whole pass runs once more — every task is pure and replaces its own
+    output files whole — before the error is raised."""
+    for attempt in range(retries + 1):
+        futures = client.map(fn, *args, pure=False)
+        try:
+            return _gather(client, futures, progress, what)
+        except EngineError:
+            if attempt == retries:
+                raise
+            log.info("the cluster lost part of the %s pass: running it again", what)
+        finally:
+            client.cancel(futures)
 
 
 # ------------------------------------------------------------------------------------------ audit
@@ -330,24 +361,23 @@ def audit_dataset(source, rules=None, *, by=None, zones=None, headers=None, min_
     files = [str(f) for f in info["files"]]
     root = None if info["root"] is None else str(info["root"])
     n = len(files)
-    plan_f = client.scatter(plan, broadcast=True)
+    plan_f = plan  # in every task (not scattered: data held by one worker is lost with it)
     roots, offsets = [root] * n, info["offsets"]
     t0 = time.perf_counter()
     id_col = _id_column(info, headers)
-    facts = _gather(client, client.map(_facts_task, files, roots, offsets, [plan_f] * n, [id_col] * n, pure=False),
-                    progress, "facts")
+    facts = _run(client, _facts_task, files, roots, offsets, [plan_f] * n, [id_col] * n, progress=progress, what="facts")
     glob = reduce_facts(plan, facts)
     log.info("pass 1 (ids, benchmarks) of %d partitions: %.1f s", n, time.perf_counter() - t0)
     if plan.rank_scores:
-        glob_f = client.scatter(glob, broadcast=True)
-        values = _gather(client, client.map(_scores_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, pure=False),
-                         progress, "scores")
+        glob_f = glob
+        values = _run(client, _scores_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, progress=progress,
+                      what="scores")
         set_rank_cuts(plan, glob, values)
-    glob_f = client.scatter(glob, broadcast=True)
+    glob_f = glob
     out_dir = None if parcels_dir is None else str(parcels_dir)
     fdir = None if findings_dir is None else str(findings_dir)
-    parts = _gather(client, client.map(_finish_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, [out_dir] * n,
-                                       range(n), [keep_parcels] * n, [fdir] * n, pure=False), progress, "audit")
+    parts = _run(client, _finish_task, files, roots, offsets, [plan_f] * n, [glob_f] * n, [out_dir] * n, list(range(n)),
+                 [keep_parcels] * n, [fdir] * n, progress=progress, what="audit")
     log.info("last pass (audit) of %d partitions: %.1f s", n, time.perf_counter() - t0)
     t0 = time.perf_counter()
     tables = reduce_partitions(plan, parts)
@@ -415,8 +445,8 @@ def areas_dataset(source, *, by=None, client, parcels_dir=None, progress=None):
     if by is not None and by not in _input_columns(info):
         raise InputError(f"no field {by!r} in {source}; fields: {', '.join(c for c in _input_columns(info) if c != 'geometry')}")
     out_dir = None if parcels_dir is None else str(parcels_dir)
-    res = _gather(client, client.map(_areas_task, files, [root] * n, [by] * n, [out_dir] * n, range(n), pure=False),
-                  progress, "areas")
+    res = _run(client, _areas_task, files, [root] * n, [by] * n, [out_dir] * n, list(range(n)), progress=progress,
+               what="areas")
     totals = pd.DataFrame([t for t, _ in res]).sum(min_count=1)
     grouped = None
     if by is not None:
