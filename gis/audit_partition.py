@@ -28,7 +28,7 @@ from .rules import VERDICTS, absent_columns, evaluate_rule, overall_verdict, sum
 from .scoring import add_facts, evaluate_score, resolve_score, score_facts
 
 __all__ = ["SUMMARY_LEVELS", "AuditPlan", "Prepared", "Globals", "PartResult", "prepare", "partition_facts",
-           "reduce_facts", "partition_scores", "finish_partition"]
+           "reduce_facts", "partition_scores", "finish_partition", "no_duplicate_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -263,5 +263,3 @@ def no_duplicate_rows(candidates: pd.DataFrame) -> pd.DataFrame:
 
     return concat_findings([duplicate_id_findings(c, dup)], ids=c)
 
-
-__all__.append("no_duplicate_rows")
