@@ -118,7 +118,7 @@ def test_existing_output_needs_overwrite(clean, tmp_path, capsys):
 def test_xlsx_sheets_and_contents(mixed, tmp_path, capsys):
     out = tmp_path / "audit.xlsx"
     rc, _, err = run(["audit", str(mixed), "--crs", GK, "--rules", "lanzhou-etdz", "--rules", "gb-2008",
-                      "--by", "land_use", "--out", str(out)], capsys)
+                      "--by", "land_use", "--out", str(out), "--lang", "raw"], capsys)
     assert rc == 0, err
     wb = openpyxl.load_workbook(out, read_only=True)
     assert wb.sheetnames[:4] == ["parcels", "summary", "findings", "rules"]
@@ -271,10 +271,23 @@ def test_quarterly_workbook(clean, tmp_path, capsys):
 def test_end_to_end_subprocess(clean, tmp_path):
     out = tmp_path / "e2e.xlsx"
     res = subprocess.run([sys.executable, "-m", "gis", "audit", str(clean), "--rules", "lanzhou-etdz",
-                          "--rules", "gb-2008", "--by", "zone_id", "--out", str(out), "--fail-on", "error"],
+                          "--rules", "gb-2008", "--by", "zone_id", "--out", str(out), "--fail-on", "error", "--lang", "raw"],
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr  # FAR, coverage … data absent: warnings (missing), no error
     parcels = pd.read_excel(out, sheet_name="parcels")
     assert len(parcels) == 3 and np.all(parcels["area_mu"].between(14.9, 15.1))
     res = subprocess.run([sys.executable, "-m", "gis", "audit", str(tmp_path / "none.gpkg")], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2 and res.stderr.startswith("parkgis: error:")
+
+
+
+def test_xlsx_is_chinese_by_default_and_english_with_lang_en(tmp_path, capsys):
+    out_zh, out_en = tmp_path / "zh.xlsx", tmp_path / "en.xlsx"
+    for out, extra in ((out_zh, []), (out_en, ["--lang", "en"])):
+        rc, _, err = run(["audit", "samples/yaogu_phase1_parcels", "--rules", "lanzhou-etdz", "--out", str(out), *extra],
+                         capsys)
+        assert rc == 0, err
+    zh = openpyxl.load_workbook(out_zh, read_only=True)
+    en = openpyxl.load_workbook(out_en, read_only=True)
+    assert "地块" in zh.sheetnames and "说明" in zh.sheetnames
+    assert "地块" not in en.sheetnames

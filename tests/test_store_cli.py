@@ -95,7 +95,7 @@ def test_areas_and_audit_read_the_store_through_the_io_core(pg, run_cli, tmp_pat
     code, out, err = run_cli("areas", src)
     assert code == 0, err
     assert "C0" in out and "C3" in out
-    code, _, err = run_cli("audit", src, "--rules", "lanzhou-etdz", "--out", tmp_path / "audit.xlsx")
+    code, _, err = run_cli("audit", src, "--rules", "lanzhou-etdz", "--out", tmp_path / "audit.xlsx", "--lang", "raw")
     assert code == 0, err
     import pandas as pd
 

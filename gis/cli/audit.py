@@ -46,13 +46,16 @@ _SUMMARY_COLUMNS = {  # column: short heading for the terminal; the indicators' 
 @click.option("--min-area-m2", type=float, default=1.0, show_default=True, help="Smaller parcels get no per-area metrics.")
 @click.option("--declared-tolerance-pct", type=float, default=5.0, show_default=True,
               help="Report declared areas further than this from the measured area.")
+@click.option("--lang", type=click.Choice(["zh", "en", "raw"]), default="zh", show_default=True,
+              help="Workbook (.xlsx) headers with units and verdicts in Chinese or English; raw keeps the machine "
+                   "names (CSV, GeoParquet and GeoPackage always keep them).")
 @overwrite_opt
 @layer_opt
 @crs_opt
 @encoding_opt
 @engine_opts
 @progress_opt
-def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tolerance_pct, overwrite, layer, crs,
+def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tolerance_pct, lang, overwrite, layer, crs,
               encoding, engine, scheduler, workers, memory_limit, show_progress):
     """Audit land intensity of PARCELS (万元/亩 and the control indicators) against rule packs.
 
@@ -98,7 +101,7 @@ def audit_cmd(parcels, packs, by, zones, out, fail_on, min_area_m2, declared_tol
         if folder is not None:
             _write_folder(result, folder, overwrite, inputs)
         elif out:
-            written = write_audit(result, out, overwrite=overwrite, inputs=inputs)
+            written = write_audit(result, out, overwrite=overwrite, inputs=inputs, lang=None if lang == "raw" else lang)
             console.print(f"wrote {', '.join(str(p) for p in written)}")
     if folder is not None:
         where = ("findings/ (each parcel's), findings.csv (the layer's own: headers, duplicates, summary rules)"
