@@ -234,7 +234,7 @@ def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals) -> PartResu
 
     return PartResult(parcels=result, findings=findings, sums=sums, counts=counts, rule_sums=rule_sums,
                       candidates=candidates, tally=tally, notes=notes, verdict_counts=verdict_counts(result), n=len(result),
-                      head=result.iloc[:0])
+                      head=result.iloc[:0].copy())  # a copy: a view would keep the whole partition alive
 
 
 def _dup_candidates(frame, dup_hashes, offset) -> pd.DataFrame:

@@ -191,6 +191,7 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, memory_
 
         timeout_s = min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect", "10s")))
     with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout_s}s", "distributed.scheduler.allowed-failures": 2,
+                          "distributed.admin.system-monitor.gil.enabled": False,
                           "distributed.worker.daemon": False}):
         if address:
             try:
@@ -204,7 +205,8 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, memory_
             return
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, memory_limit=memory_limit or "auto",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None,
+                               silence_logs=max(logging.ERROR, logging.getLogger("distributed").getEffectiveLevel()))
         client = Client(cluster, set_as_default=False)
         try:
             yield client
@@ -220,16 +222,20 @@ def _gather(client, futures, progress, what):
     """Results of ``futures`` in order, reporting each one done; worker loss and task errors as one line."""
     if progress:
         progress(what, 0, len(futures))
-    pending = set(futures)
+    pending = set(range(len(futures)))
+    results: dict = {}
     alone_since = None
     try:
         while pending:
-            finished = {f for f in pending if f.status != "pending"}  # statuses only: no event loop of ours
+            finished = {i for i in pending if futures[i].status != "pending"}  # statuses only: no event loop of ours
             if not finished:
                 time.sleep(0.2)
-            if any(f.status in ("error", "cancelled", "lost") for f in finished):
+            if any(futures[i].status in ("error", "cancelled", "lost") for i in finished):
                 break  # gather raises the task's error
-            pending -= set(finished)
+            for i in finished:  # fetched and released at once: a worker does not hold every partition's result
+                results[i] = futures[i].result()
+                futures[i].release()
+            pending -= finished
             if progress and finished:
                 progress(what, len(futures) - len(pending), len(futures))
             if pending and not client.scheduler_info().get("workers"):  # a cluster with no worker waits for ever
@@ -239,7 +245,9 @@ def _gather(client, futures, progress, what):
                                       "none was started); nothing was written")
             else:
                 alone_since = None
-        return client.gather(futures)
+        if pending:
+            client.gather([futures[i] for i in pending])  # raises the error that stopped the loop
+        return [results[i] for i in range(len(futures))]
     except ParkGISError:
         raise
     except Exception as exc:  # noqa: BLE001 - KilledWorker, CommClosedError … from the cluster

@@ -37,11 +37,14 @@ def quiet_cluster():
     says in one line what went wrong."""
     import logging
 
-    names = ("distributed", "tornado", "asyncio")
-    loggers = [logging.getLogger(n) for n in names]
+    try:
+        import distributed  # noqa: F401 - its import sets its loggers' levels: set ours after it
+    except ImportError:
+        pass
+    names = ("distributed", "tornado", "asyncio", "bokeh")
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
-        for lg in loggers:
-            lg.setLevel(logging.CRITICAL)
+        for name in [*names, *(n for n in logging.root.manager.loggerDict if n.startswith(tuple(f"{x}." for x in names)))]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     yield  # not restored: the scheduler's threads may still log as the command ends
 
 
