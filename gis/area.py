@@ -27,8 +27,8 @@ from pyproj import CRS, Geod, Transformer
 from .crs import CGCS2000_GEOGRAPHIC, require_crs
 from .units import m2_to_ha, m2_to_km2, m2_to_mu
 
-__all__ = ["area_m2", "add_area_columns", "areas", "areas_by", "local_equal_area_coords", "AREA_COLUMNS", "GRS80_A_M",
-           "GRS80_F"]
+__all__ = ["area_m2", "add_area_columns", "areas", "areas_by", "area_group_sums", "add_area_group_sums",
+           "finish_area_groups", "local_equal_area_coords", "AREA_COLUMNS", "GRS80_A_M", "GRS80_F"]
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,16 @@ def areas_by(measured, by: str, *, extra_sums=()) -> pd.DataFrame:
     ``measured`` carries the area columns (:func:`add_area_columns`). A group none of whose features
     has a measurable geometry has a *missing* total, never 0, and its ``findings`` say so; a group with
     some unmeasured features keeps the sum of the others and counts them in ``features_unmeasured``.
+    The same as :func:`finish_area_groups` of :func:`area_group_sums`, which partitions add up
+    (:func:`add_area_group_sums`).
+    """
+    return finish_area_groups(area_group_sums(measured, by, extra_sums=extra_sums), by)
+
+
+def area_group_sums(measured, by: str, *, extra_sums=()) -> pd.DataFrame:
+    """Per value of ``by``: feature counts and area sums (missing when no feature of the group was measured).
+
+    Additive: the sums of partitions added by :func:`add_area_group_sums` equal the sums of the whole.
     """
     from .errors import InputError
 
@@ -261,11 +271,24 @@ def areas_by(measured, by: str, *, extra_sums=()) -> pd.DataFrame:
     grouped = df.assign(_key=key, _unmeasured=df["area_m2"].isna()).groupby("_key", sort=True).agg(
         features=("area_m2", "size"), features_unmeasured=("_unmeasured", "sum"), **sums)
     grouped.index.name = by
-    grouped = grouped.reset_index()
+    return grouped.reset_index()
+
+
+def add_area_group_sums(parts, by: str) -> pd.DataFrame:
+    """The group sums of several partitions (each from :func:`area_group_sums`) added up."""
+    both = pd.concat(list(parts), ignore_index=True)
+    value_cols = [c for c in both.columns if c not in (by, "features", "features_unmeasured")]
+    return both.groupby(by, sort=True).agg(
+        features=("features", "sum"), features_unmeasured=("features_unmeasured", "sum"),
+        **{c: (c, lambda s: s.sum(min_count=1)) for c in value_cols}).reset_index()
+
+
+def finish_area_groups(sums: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Group sums with their ``findings``: a group without a measured feature has a missing total, said."""
+    grouped = sums.copy()
     grouped["features_unmeasured"] = grouped["features_unmeasured"].astype("int64")
-    notes = np.where(grouped["area_m2"].isna(), "no feature of this group has a measurable geometry: total missing",
-                     np.where(grouped["features_unmeasured"] > 0,
-                              grouped["features_unmeasured"].astype(str) + " feature(s) without a measurable geometry "
-                              "are not in the total", ""))
-    grouped["findings"] = notes
+    grouped["findings"] = np.where(
+        grouped["area_m2"].isna(), "no feature of this group has a measurable geometry: total missing",
+        np.where(grouped["features_unmeasured"] > 0, grouped["features_unmeasured"].astype(str)
+                 + " feature(s) without a measurable geometry are not in the total", ""))
     return grouped

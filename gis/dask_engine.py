@@ -423,7 +423,7 @@ def _header_report(info, headers) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ areas
 def _areas_task(path, root, by, out_dir, index):
-    from .area import add_area_columns, areas_by
+    from .area import add_area_columns, area_group_sums
     from .validate import row_notes, validate
 
     gdf, read_findings = read_part(path, root, with_findings=True)
@@ -435,7 +435,7 @@ def _areas_task(path, root, by, out_dir, index):
     totals = {"features": len(measured), "features_unmeasured": int(measured["area_m2"].isna().sum())}
     for c in ("area_m2", "area_ha", "area_mu", "area_km2"):
         totals[c] = float(measured[c].sum(min_count=1)) if measured[c].notna().any() else np.nan
-    grouped = areas_by(measured, by) if by is not None else None
+    grouped = area_group_sums(measured, by) if by is not None else None
     return totals, grouped
 
 
@@ -463,15 +463,9 @@ def areas_dataset(source, *, by=None, client, parcels_dir=None, progress=None):
 
 
 def _add_area_groups(parts, by) -> pd.DataFrame:
-    both = pd.concat(parts, ignore_index=True)
-    sums = [c for c in ("area_m2", "area_ha", "area_mu", "area_km2") if c in both.columns]
-    g = both.groupby(by, sort=True).agg(features=("features", "sum"), features_unmeasured=("features_unmeasured", "sum"),
-                                          **{c: (c, lambda s: s.sum(min_count=1)) for c in sums}).reset_index()
-    g["features_unmeasured"] = g["features_unmeasured"].astype("int64")
-    g["findings"] = np.where(g["area_m2"].isna(), "no feature of this group has a measurable geometry: total missing",
-                             np.where(g["features_unmeasured"] > 0, g["features_unmeasured"].astype(str)
-                                      + " feature(s) without a measurable geometry are not in the total", ""))
-    return g
+    from .area import add_area_group_sums, finish_area_groups
+
+    return finish_area_groups(add_area_group_sums(parts, by), by)
 
 
 # ------------------------------------------------------------------------------------------ outputs
