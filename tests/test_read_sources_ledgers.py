@@ -173,3 +173,13 @@ def test_lists_are_written_as_json_and_garbled_text_is_said(tmp_path, ext):
     assert r.frame["center"].iloc[0] == "[103.841032, 36.049115]"  # JSON, never "[103.841032  36.049115]"
     assert json.loads(r.frame["parent"].iloc[0]) == {"adcode": 620000}
     assert any("U+FFFD" in n and "name" in n for n in r.notices)
+
+
+def test_a_partitioned_dataset_reads_whole_with_its_hive_keys(tmp_path):
+    for park, n in (("A", 2), ("B", 3)):
+        part = tmp_path / "ds" / f"park_id={park}"
+        part.mkdir(parents=True)
+        _gdf([f"{park}{i}" for i in range(n)]).to_parquet(part / "part.0.parquet")
+    result = read(tmp_path / "ds")
+    assert len(result.frame) == 5 and sorted(result.frame["park_id"].astype(str).unique()) == ["A", "B"]
+    assert len(read(str(tmp_path / "ds" / "*" / "*.parquet")).frame) == 5

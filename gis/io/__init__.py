@@ -131,10 +131,16 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
     raise :class:`~gis.errors.CRSError` with what they look like (unless ``require_crs=False``).
     """
     name = source_name(source)
-    fmt = format_for(source)
     notices: list = []
     findings = [empty_findings()]
-    if fmt.kind == "database":
+    dataset = not is_url(source) and _is_dataset(source)
+    fmt = None if dataset else format_for(source)
+    if dataset:  # a partitioned GeoParquet dataset (folder at any depth, hive keys, or a glob), read whole
+        from ..dask_engine import read_dataset
+
+        gdf = read_dataset(source)
+        frame, geoms, file_crs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), gdf.geometry.values, gdf.crs
+    elif fmt.kind == "database":
         reader, _ = _scheme_module(source)
         gdf = reader(str(source), layer=layer, crs=crs)
         frame, geoms, file_crs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), gdf.geometry.values, gdf.crs
@@ -172,6 +178,18 @@ def _garbled_text(frame: pd.DataFrame, name: str, notices: list, *, sample: int 
                               f"replacement characters): the original characters are lost"))
 
 
+def _is_dataset(source) -> bool:
+    """A folder holding GeoParquet parts at any depth, or a glob pattern matching only Parquet files."""
+    import glob
+
+    text = str(source)
+    if any(ch in text for ch in "*?") and not Path(text).exists():
+        matches = glob.glob(text, recursive=True)
+        return bool(matches) and all(m.lower().endswith((".parquet", ".geoparquet")) for m in matches)
+    p = Path(text)
+    return p.is_dir() and p.suffix.lower() != ".gdb" and next(p.rglob("*.parquet"), None) is not None
+
+
 def _missing(path: Path) -> str:
     """'no such file', naming what is there with the same name (a shapefile whose .shp was not copied)."""
     import glob
@@ -194,7 +212,7 @@ def _read_file(path: Path, fmt: Format, *, layer, encoding, findings, notices):
         findings.append(f)
         notices += n
         return df, geoms, crs
-    if fmt.kind == "parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+    if fmt.kind == "parquet":
         return _read_parquet(path)
     if fmt.kind != "vector" or not fmt.read:
         raise InputError(f"{path.name}: parkgis writes {fmt.name} but cannot read it")
