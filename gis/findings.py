@@ -1,6 +1,7 @@
 """The findings table every audit step adds to: one row per problem, with the reason in words.
 
-A finding is either about a parcel (``row`` set, 0-based here; the audit reports it 1-based), about a
+A finding is either about a parcel (``row`` set, 0-based while it is built; every table a library function
+returns — read, validate, audit, zonal — has it 1-based: 1 = the input's first record), about a
 column header, or about a group of the summary (``level`` and ``group`` set). Findings are built for
 whole masks at once: the repeated texts (check, severity, reasons …) are categoricals holding one
 string each, and the parcel ids are attached once at the end (:func:`concat_findings` with ``ids=``),

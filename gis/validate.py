@@ -98,7 +98,8 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
     outside it below ``min_outside_m2`` (default 1 m²) is drawing noise, not an error.
     ``sliver_ratio`` is the isoperimetric quotient 4πA/P² under which a polygon counts as a sliver
     (a square is 0.785, a 100 × 1 strip 0.031), measured in a local equal-area frame per feature.
-    Findings are keyed by input row (``row``), so repeated or blank ids never move them.
+    Findings are keyed by input row (``row``, 1-based like every findings table), so repeated or blank ids
+    never move them.
     """
     crs = require_crs(gdf)
     id_field = id_field if id_field is not None else default_id_field(gdf)
@@ -252,7 +253,7 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
         _check_within(within, crs, poly_idx, polys, union, add, min_gap_m2, rel_tolerance, min_outside_m2)
 
     findings = pd.DataFrame(rows).reindex(columns=FINDING_COLUMNS) if rows else pd.DataFrame(columns=FINDING_COLUMNS)
-    findings["row"] = findings["row"].astype("Int64")
+    findings["row"] = findings["row"].astype("Int64") + 1  # as in every findings table: 1 = the first feature
     for c in ("value", "x", "y", "threshold"):
         findings[c] = findings[c].astype("float64")
     return ValidationReport(findings=findings, id_field=id_field, n_features=len(gdf), valid=valid)
@@ -335,7 +336,8 @@ def row_notes(gdf, report: ValidationReport, *extra: pd.DataFrame) -> pd.Series:
     f = f[f["check"].astype(str) != "3d_coordinates"]
     if f.empty:
         return out
-    notes = f.groupby(f["row"].astype("int64"))["check"].agg(lambda s: ", ".join(dict.fromkeys(map(str, s))))
+    # rows are 1-based in findings; positions here are 0-based
+    notes = f.groupby(f["row"].astype("int64") - 1)["check"].agg(lambda s: ", ".join(dict.fromkeys(map(str, s))))
     values = np.full(len(out), "", dtype=object)
     rows = notes.index.to_numpy()
     ok = (rows >= 0) & (rows < len(values))

@@ -291,3 +291,20 @@ def test_xlsx_is_chinese_by_default_and_english_with_lang_en(tmp_path, capsys):
     en = openpyxl.load_workbook(out_en, read_only=True)
     assert "地块" in zh.sheetnames and "说明" in zh.sheetnames
     assert "地块" not in en.sheetnames
+
+
+def test_what_reading_found_is_in_the_audit_findings(tmp_path, capsys):
+    import math
+
+    from _wkbgen import polygon, write_gpkg
+
+    d = 0.001
+    good = [(103.6, 36.5), (103.6 + d, 36.5), (103.6 + d, 36.5 + d), (103.6, 36.5 + d), (103.6, 36.5)]
+    bad = [(103.7, 36.5), (math.nan, 36.5), (103.7 + d, 36.5 + d), (103.7, 36.5)]
+    src = write_gpkg(tmp_path / "p.gpkg", [polygon([good]), polygon([bad])], crs="EPSG:4490", ids=["ok", "nan"])
+    out = tmp_path / "a.csv"
+    rc, _, err = run(["audit", str(src), "--rules", "lanzhou-etdz", "--out", str(out)], capsys)
+    assert rc == 0, err
+    f = pd.read_csv(tmp_path / "a.findings.csv", keep_default_na=False, dtype={"parcel_id": str})
+    hit = f[f["check"] == "coordinates_not_finite"]
+    assert hit["row"].astype(int).tolist() == [2] and hit["parcel_id"].tolist() == ["nan"]

@@ -15,9 +15,10 @@ from gis.io import read
 X0, Y0, R = 500_000.0, 4_000_000.0, 80.0  # a 80 m circle in CGCS2000 GK zone 105°E (EPSG:4544)
 
 
-def _checks(result, row):
+def _checks(result, position):
+    """The checks found on the record at 0-based ``position`` (findings number records from 1)."""
     f = result.findings
-    return set(f.loc[f["row"] == row, "check"].astype(str))
+    return set(f.loc[f["row"] == position + 1, "check"].astype(str))
 
 
 def test_true_arcs_are_measured_within_1e6_of_the_analytic_area(tmp_path):

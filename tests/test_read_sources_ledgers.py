@@ -102,7 +102,7 @@ def test_ledger_title_row_merged_cells_duplicate_headers_and_text_ids(tmp_path):
     checks = result.findings["check"].astype(str)
     assert {"title_row_skipped", "duplicate_header", "merged_cell_filled"} <= set(checks)
     filled = result.findings[checks == "merged_cell_filled"]
-    assert sorted(filled["row"].tolist()) == [1, 2]
+    assert sorted(filled["row"].tolist()) == [2, 3]  # the second and third records (1 = the first)
 
 
 def test_csv_ids_stay_text_and_blank_values_stay_missing(tmp_path):

@@ -65,9 +65,9 @@ def test_repeated_and_blank_ids_never_move_findings():
     report = validate(gdf)
     f = report.findings
     ov = f[f.check == "overlap"].iloc[0]
-    assert ov["row"] == 0 and ov["other"] == "X (row 2)"  # never "X overlaps X"
+    assert ov["row"] == 1 and ov["other"] == "X (row 2)"  # never "X overlaps X"; rows count from 1
     dup = f[f.check == "duplicate_id"]
-    assert len(dup) == 1 and dup.iloc[0]["row"] == 0
+    assert len(dup) == 1 and dup.iloc[0]["row"] == 1
     notes = row_notes(gdf, report)
     assert "missing_geometry" in notes.iloc[2] and "missing_geometry" not in notes.iloc[0]
     assert notes.iloc[3] in ("", "missing_id") or "missing" not in notes.iloc[3] or notes.iloc[3] == "missing_id"

@@ -133,9 +133,10 @@ def areas_cmd(input_path, layer, by, buildable_raster, where, crs, source_crs, e
         zs, zf = zonal_table(buildable_raster, gdf, stats=(), where=where, crs=None, return_findings=True)
         measured["buildable_share"] = zs["where_share"].to_numpy()  # of the land with raster data
         measured["buildable_mu"] = zs["where_area_m2"].to_numpy() / MU_M2
-        raster_findings = zf.assign(row=zf["row"] - 1)  # zonal numbers zones from 1; rows here from 0
-        per_row = (raster_findings.dropna(subset=["row"]).groupby(raster_findings["row"].dropna().astype("int64"))
-                   ["reason_en"].agg(lambda s: "; ".join(dict.fromkeys(map(str, s)))))
+        raster_findings = zf
+        with_row = zf.dropna(subset=["row"])
+        per_row = (with_row.groupby(with_row["row"].astype("int64") - 1)["reason_en"]  # rows are 1-based
+                   .agg(lambda s: "; ".join(dict.fromkeys(map(str, s)))))
         text = np.full(len(gdf), None, dtype=object)
         ok = per_row.index.to_numpy()
         text[ok[(ok >= 0) & (ok < len(gdf))]] = per_row.to_numpy()[(ok >= 0) & (ok < len(gdf))]

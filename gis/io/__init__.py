@@ -81,7 +81,8 @@ class Notice(str):
 
 @dataclass
 class ReadResult:
-    """A source as read: the frame (RangeIndex, one row per input record), findings per row, notices."""
+    """A source as read: the frame (RangeIndex, one row per input record), findings (``row`` 1-based:
+    1 = the first record), notices."""
 
     frame: gpd.GeoDataFrame
     findings: pd.DataFrame = field(default_factory=empty_findings)
@@ -164,7 +165,9 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
         gdf = _from_offset(gdf, source_crs, name, notices)
     for n in notices:
         log.info("%s", n)
-    return ReadResult(gdf, concat_findings(findings, sort=False), notices, name)
+    found = concat_findings(findings, sort=False)
+    found["row"] = found["row"] + 1  # as in every findings table: 1 = the source's first record
+    return ReadResult(gdf, found, notices, name)
 
 
 def _garbled_text(frame: pd.DataFrame, name: str, notices: list, *, sample: int = 50_000) -> None:
