@@ -5,7 +5,6 @@ Skips when PostgreSQL/PostGIS is absent; fails instead under PARKGIS_REQUIRE_DB=
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import signal
 import subprocess
@@ -29,16 +28,7 @@ from gis.store.url import parse_url, redact
 from gis.units import MU_M2
 
 
-def _load_pg():
-    if "parkgis_tests_pg" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("parkgis_tests_pg", Path(__file__).with_name("_pg.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        sys.modules["parkgis_tests_pg"] = mod
-    return sys.modules["parkgis_tests_pg"]
-
-
-_pg = _load_pg()
+import _pg  # noqa: E402  (tests/_pg.py: the throwaway cluster, one per test session)
 ROOT = Path(__file__).resolve().parents[1]
 GEOD = Geod(ellps="GRS80")
 

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import shapely
 
 
 
-def _load_pg():
-    if "parkgis_tests_pg" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("parkgis_tests_pg", Path(__file__).with_name("_pg.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        sys.modules["parkgis_tests_pg"] = mod
-    return sys.modules["parkgis_tests_pg"]
-
-
-_pg = _load_pg()
+import _pg  # noqa: E402  (tests/_pg.py: the throwaway cluster, one per test session)
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +72,22 @@ def test_bad_urls_exit_2_in_one_line_with_the_password_hidden(pg, run_cli, tmp_p
     assert code == 2 and "not a parkgis store" in err
 
 
-def test_areas_and_audit_read_the_store_through_the_io_core(pg, run_cli, tmp_path):
-    from gis.store.io import read_source, write_source
+@pytest.fixture
+def store_db(pg):
+    """A new store database holding the four parcels of :func:`_parcels`."""
+    from gis.store.io import write_source
     from gis.store.schema import init_store
 
     db = pg.new_database()
     init_store(pg.url(db))
     write_source(_parcels(), pg.url(db, table="parcels"))
+    return db
+
+
+def test_areas_and_audit_read_the_store_through_the_io_core(pg, store_db, run_cli, tmp_path):
+    from gis.store.io import read_source
+
+    db = store_db
     src = pg.url(db, table="parcels")
     code, out, err = run_cli("areas", src)
     assert code == 0, err
@@ -113,13 +110,8 @@ def test_areas_and_audit_read_the_store_through_the_io_core(pg, run_cli, tmp_pat
     assert code == 2 and "--overwrite" in err
 
 
-def test_audit_writes_a_run_to_the_store_with_out_url(pg, run_cli, tmp_path):
-    from gis.store.io import write_source
-    from gis.store.schema import init_store
-
-    db = pg.new_database()
-    init_store(pg.url(db))
-    write_source(_parcels(), pg.url(db, table="parcels"))
+def test_audit_writes_a_run_to_the_store_with_out_url(pg, store_db, run_cli, tmp_path):
+    db = store_db
     src = pg.url(db, table="parcels")
     sink = pg.url(db, run="2026Q4")
     code, out, err = run_cli("audit", src, "--rules", "lanzhou-etdz", "--out", sink)
