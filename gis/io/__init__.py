@@ -93,19 +93,10 @@ class ReadResult:
 def source_name(source) -> str:
     """How a source is shown to people: a file's name, or a URL with any password redacted."""
     if is_url(source):
-        return _redact(str(source))
+        from ..store.url import redact  # plain text work: no database package needed
+
+        return redact(str(source))
     return Path(str(source)).name or str(source)
-
-
-def _redact(url: str) -> str:
-    head, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    out = f"{head}{sep}{creds}{at}{host}"
-    import re
-
-    return re.sub(r"(?i)(password=)[^&]*", r"\1***", out)
 
 
 def _scheme_module(url: str):

@@ -201,13 +201,11 @@ def _arc(p0, p1, p2, step_deg):
     c = np.array([ax + ux, ay + uy])
     r = math.hypot(ux, uy)
     a0 = math.atan2(-uy, -ux)
-    a1 = math.atan2(p1[1] - c[1], p1[0] - c[0])
     a2 = math.atan2(p2[1] - c[1], p2[0] - c[0])
     ccw = d > 0  # orientation of p0 → p1 → p2
     sweep = (a2 - a0) % (2 * math.pi)
     if not ccw:
         sweep -= 2 * math.pi
-    del a1
     return _points_on(c, r, a0, sweep, step_deg, p0, p2)
 
 

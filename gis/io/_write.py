@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -202,12 +201,10 @@ def write_shapefile(gdf: gpd.GeoDataFrame, tmp: Path, *, target: Path) -> None:
     mixed geometry types (a shapefile holds one).
     """
     present = gdf.geometry.values[~gdf.geometry.isna().to_numpy()]
-    kinds = {t.replace("Multi", "") for t in shapely.get_type_id(present).astype(str)} if len(present) else set()
     families = {_family(t) for t in shapely.get_type_id(present)} if len(present) else set()
     if len(families) > 1:
         raise GeometryTypeError(f"{target.name}: a shapefile holds one geometry type, this layer mixes "
                                 f"{', '.join(sorted(families))}; write .gpkg or .geojson")
-    del kinds
     renames, used = {}, set()
     for col in gdf.columns:
         if col == gdf.geometry.name:
@@ -273,5 +270,3 @@ def frame_to_markdown(df: pd.DataFrame, *, float_format: str = "{:,.2f}") -> str
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines)
 
-
-del tempfile
