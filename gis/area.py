@@ -25,6 +25,7 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 
 from .crs import CGCS2000_GEOGRAPHIC, require_crs
+from .parallel import map_chunks
 from .units import m2_to_ha, m2_to_km2, m2_to_mu
 
 __all__ = ["area_m2", "add_area_columns", "areas", "areas_by", "area_group_sums", "add_area_group_sums",
@@ -146,6 +147,16 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
         crs = require_crs(geoms)
     crs = CRS.from_user_input(crs)
     arr = _geometry_array(geoms)
+    valid = None if valid is None else np.asarray(valid, dtype=bool)
+    # features are measured independently, so chunks of them are measured at once on every core
+    parts = map_chunks(lambda a, b: _area_m2_values(arr[a:b], crs, repair=repair, geodesic_edges=geodesic_edges,
+                                                     valid=None if valid is None else valid[a:b]), len(arr))
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return pd.Series(out, index=index, name="area_m2")
+
+
+def _area_m2_values(arr, crs, *, repair, geodesic_edges, valid):
+    """:func:`area_m2` of an array of geometries, as a float array."""
     n = len(arr)
     out = np.full(n, np.nan)
     present = ~shapely.is_missing(arr)
@@ -173,7 +184,7 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
         coords, vring = shapely.get_coordinates(rings, return_index=True)
         n_rings = len(rings)
     if len(coords) == 0:
-        return pd.Series(out, index=index, name="area_m2")
+        return out
     lonlat = _to_lonlat(coords, crs)
     vfeat = part_owner[ring_part[vring]]
     # one local equal-area frame per feature, centred on the middle of its bounding box
@@ -200,7 +211,7 @@ def area_m2(geoms, *, crs=None, repair: bool = True, geodesic_edges: bool = True
     part_area = np.bincount(ring_part, weights=ring_area, minlength=len(parts))
     feat_area = np.bincount(part_owner, weights=np.abs(part_area), minlength=len(sub))
     out[present] = feat_area
-    return pd.Series(out, index=index, name="area_m2")
+    return out
 
 
 _GEODESIC_EDGE_M = 500.0

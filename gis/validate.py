@@ -24,6 +24,7 @@ import shapely
 from .area import _to_lonlat, area_m2, local_equal_area_coords
 from .crs import require_crs
 from .findings import FINDING_COLUMNS
+from .parallel import map_array
 from .units import MU_M2
 
 __all__ = ["validate", "ValidationReport", "default_id_field", "FINDING_COLUMNS", "ALL_CHECKS", "row_notes",
@@ -163,7 +164,7 @@ def validate(gdf, *, id_field: str | None = None, within=None, sliver_ratio: flo
 
     poly_idx = np.flatnonzero(polygonal)
     valid = np.ones(len(geoms), dtype=bool)
-    valid[poly_idx] = shapely.is_valid(geoms[poly_idx])
+    valid[poly_idx] = map_array(shapely.is_valid, geoms[poly_idx])  # on every core: the costliest check
     repaired = geoms.copy()
     bad = np.flatnonzero(~valid)
     if len(bad):

@@ -29,9 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from affine import Affine
-from rasterio import features
 
-from ._raster_io import choose_band, open_raster, raster_crs, raster_env, require_some_data, zones_in_raster_crs
 from .area import area_m2
 from .errors import InputError
 from .findings import concat_findings, empty_findings, row_findings, table_finding
@@ -125,6 +123,8 @@ def coverage_fractions(geom_px, row_off: int, col_off: int, height: int, width: 
     Pixel coordinates: x = column, y = row, cell (r, c) is the unit square [c, c+1] × [r, r+1].
     Only cells the polygon's boundary touches are intersected; the rest are wholly in or out.
     """
+    from rasterio import features  # rasterio is imported when a raster is used, not with `import gis`
+
     if height * width <= _DIRECT_CELLS:  # a small window: test every cell, no rasterising
         rr, cc = np.divmod(np.arange(height * width), width)
         inside = None
@@ -186,6 +186,7 @@ def _finding(mask, check, severity, en, zh, **kw):
 
 def _measure(raster_path, zones, *, stats, band, where, crs):
     """Statistics per zone (dict of arrays in zone order) and the per-zone findings (specs)."""
+    from ._raster_io import choose_band, open_raster, raster_crs, raster_env, require_some_data, zones_in_raster_crs
     from ._zonal_exact import ConditionSource, ValuesSource, run_ops
 
     names = parse_stats(stats)

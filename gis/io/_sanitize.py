@@ -17,6 +17,7 @@ import shapely
 from ..crs import guess_crs_from_bounds
 from ..errors import CRSError
 from ..findings import concat_findings, empty_findings, row_findings
+from ..parallel import map_array
 
 __all__ = ["sanitize", "PLAUSIBLE_PROJECTED_M"]
 
@@ -52,6 +53,11 @@ def wkb_note_findings(frame_len: int, notes: dict[int, set]) -> pd.DataFrame:
     return concat_findings(parts, sort=False) if parts else empty_findings()
 
 
+def _area_plus_length(geoms):
+    """NaN where a geometry's planar area or length is NaN (a NaN coordinate the bounds skip over)."""
+    return shapely.area(geoms) + shapely.length(geoms)
+
+
 def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
     """``(geometry, findings, notices)``: 2-D geometry with impossible rows set missing, and why.
 
@@ -70,9 +76,8 @@ def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataF
         notices.append(f"{name} has heights (Z): they are kept but ignored, areas are on the ellipsoid")
     # Cheap screens on whole arrays first (bounds, area, length); coordinates only for suspect rows.
     with np.errstate(invalid="ignore"):
-        bounds = shapely.bounds(geoms)  # NaN for missing/empty rows
-        suspect = present & (~np.isfinite(bounds).all(axis=1) | np.isnan(shapely.area(geoms))
-                             | np.isnan(shapely.length(geoms)))
+        bounds = map_array(shapely.bounds, geoms)  # NaN for missing/empty rows
+        suspect = present & (~np.isfinite(bounds).all(axis=1) | np.isnan(map_array(_area_plus_length, geoms)))
     suspect &= ~shapely.is_empty(geoms)
     nonfinite = np.zeros(n, dtype=bool)
     if suspect.any():
@@ -142,7 +147,7 @@ def _short_rings(geoms, present) -> np.ndarray:
     n = len(geoms)
     out = np.zeros(n, dtype=bool)
     types = shapely.get_type_id(geoms)
-    simple = present & (types == 3)
+    simple = present & (types == 3) & ~shapely.is_empty(geoms)  # an empty polygon has no ring to be short
     if simple.any():  # a polygon without holes: its ring is all its coordinates
         idx = np.flatnonzero(simple)
         holes = shapely.get_num_interior_rings(geoms[idx])

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import warnings
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import shapely
 from pyproj import CRS
 
 from ..errors import EncodingError, InputError, LayerNotFoundError
+from ..parallel import map_array
 from . import _wkb
 from ._sanitize import wkb_note_findings
 
@@ -193,7 +195,7 @@ def parse_wkb_column(wkb) -> tuple[np.ndarray, dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:  # the common case: GEOS reads every row in one call
-            geoms = shapely.from_wkb(values, on_invalid="ignore")
+            geoms = map_array(partial(shapely.from_wkb, on_invalid="ignore"), values)
             special = np.zeros(len(values), dtype=bool)
         except NotImplementedError:  # curves somewhere: find them by their type codes, the rest in bulk
             codes = _type_codes(wkb, values)

@@ -65,13 +65,56 @@ def plain_frame(frame, *, wkt: bool = False) -> pd.DataFrame:
     return _text_columns_to_str(pd.DataFrame(frame))
 
 
+_GEOPARQUET_TYPES = ("Point", "LineString", None, "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+                     "GeometryCollection")  # by shapely type id (2, LinearRing, is written as a LineString)
+
+
+def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
+    """GeoParquet 1.0 (WKB), as ``GeoDataFrame.to_parquet`` writes it, with the WKB encoded on every core.
+
+    A frame with a second geometry column goes through geopandas itself.
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..parallel import map_array
+
+    geom = gdf.geometry.name
+    if any(isinstance(gdf[c].dtype, gpd.array.GeometryDtype) for c in gdf.columns if c != geom):
+        gdf.to_parquet(path)
+        return
+    values = np.asarray(gdf.geometry.values, dtype=object)
+    wkb = map_array(lambda g: shapely.to_wkb(g, flavor="iso"), values)
+    table = pa.Table.from_pandas(pd.DataFrame(gdf.drop(columns=[geom])), preserve_index=None)
+    table = table.add_column(list(gdf.columns).index(geom), geom, pa.array(wkb, type=pa.binary()))  # in its place
+    present = ~shapely.is_missing(values) & ~shapely.is_empty(values)
+    ids = np.unique(shapely.get_type_id(values[present])) if present.any() else np.array([], dtype=int)
+    has_z = bool(present.any() and shapely.has_z(values[present]).any())
+    types = sorted({_GEOPARQUET_TYPES[1 if i == 2 else i] + (" Z" if has_z else "") for i in ids})
+    column = {"encoding": "WKB", "geometry_types": types,
+              "crs": gdf.crs.to_json_dict() if gdf.crs is not None else None}
+    if present.any():
+        column["bbox"] = [float(v) for v in gdf.geometry.values[present].total_bounds]
+    meta = {"version": "1.0.0", "primary_column": geom, "columns": {geom: column}, "creator": {"library": "parkgis"}}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(meta).encode()})
+    pq.write_table(table, path)
+
+
 def _check_finite(gdf, name: str) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame) or not len(gdf):
         return
-    coords, owner = shapely.get_coordinates(gdf.geometry.values, return_index=True)
-    bad = ~np.isfinite(coords).all(axis=1)
-    if bad.any():
-        rows = np.unique(owner[bad])
+    from ..parallel import map_chunks
+
+    values = np.asarray(gdf.geometry.values, dtype=object)
+
+    def bad_rows(a, b):
+        coords, owner = shapely.get_coordinates(values[a:b], return_index=True)
+        return a + np.unique(owner[~np.isfinite(coords).all(axis=1)])
+
+    rows = np.concatenate(map_chunks(bad_rows, len(values)))
+    if len(rows):
         raise InputError(f"{len(rows)} geometries have NaN or infinite coordinates (rows {_rows(rows)}): "
                          f"{name} would hold no valid coordinates for them; nothing written")
 
@@ -124,7 +167,7 @@ def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> N
     elif fmt.kind == "parquet":
         if is_geo:
             _check_finite(frame, name)
-            _text_columns_to_str(frame).to_parquet(tmp)
+            write_geoparquet(_text_columns_to_str(frame), tmp)
         else:
             plain_frame(frame).to_parquet(tmp)
     elif fmt.name == "CSV":
