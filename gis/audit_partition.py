@@ -212,12 +212,13 @@ def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals) -> PartResu
     levels = summary_levels(frame, levels=SUMMARY_LEVELS, by=list(plan.by))
     sums, counts = {}, {}
     verdict = frame["verdict"].to_numpy()
-    cache: dict = {}  # the registry's parcel filters, computed once for every level
+    is_verdict = {v: verdict == v for v in VERDICTS}  # once, not once per level
+    cache: dict = {}  # the registry's parcel filters and addends, computed once for every level
     for level in levels:
-        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2, cache=cache)
         codes, groups = _group_codes(frame, level)
-        counts[level] = pd.DataFrame({f"n_{v.replace('/', '')}": np.bincount(codes, weights=verdict == v, minlength=len(groups))
-                                      .astype(np.int64) for v in VERDICTS}, index=groups)
+        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2, cache=cache, grouped=(codes, groups))
+        counts[level] = pd.DataFrame({f"n_{v.replace('/', '')}": np.bincount(codes[is_verdict[v]], minlength=len(groups))
+                                      for v in VERDICTS}, index=groups)
     rule_sums = {(r.id, lv): summary_rule_sums(frame, r, lv, min_area_m2=plan.min_area_m2)
                  for r in plan.summary_rules for lv in r.levels if lv in frame.columns}
 

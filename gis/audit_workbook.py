@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from .datafile import load_yaml
 
 __all__ = ["write_workbook", "workbook_labels", "header", "LANGS", "VERDICT_COLUMNS"]
 
@@ -43,7 +44,7 @@ _ORDER = {None: ("parcels", "summary", "findings", "rules", "indicators", "colum
 def workbook_labels() -> dict:
     """The headers, formats and verdict texts of ``gis/data/workbook_labels.yaml``."""
     path = Path(__file__).parent / "data" / "workbook_labels.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 _PCT_WORDS = ("率", "比", "系数", "密度", "占比", "比重")

@@ -10,8 +10,7 @@ import functools
 import os
 from pathlib import Path
 
-import yaml
-
+from .datafile import load_yaml
 from .errors import LayerNotFoundError
 
 __all__ = ["layers_dir", "maps_dir", "bundled_layer_names", "bundled_layer_path", "read_bundled",
@@ -79,7 +78,7 @@ def resolve_layer(value):
 @functools.lru_cache(maxsize=4)
 def _load_yaml(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+        return load_yaml(fh) or {}
 
 
 def load_targets(path=None) -> dict:

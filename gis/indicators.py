@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from .datafile import load_yaml
 from .errors import InputError
 
 __all__ = ["REGISTRY_PATH", "load_registry", "metric_table", "indicator_record", "indicator_label", "indicator_heading", "zone_indicators", "zone_indicator_notes",
@@ -38,7 +38,7 @@ _AREA = {"area_m2": 1.0, "area_mu": 2000.0 / 3.0, "area_ha": 10_000.0}  # m² pe
 @functools.lru_cache(maxsize=2)
 def _load(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+        spec = load_yaml(fh)
     for section in ("parcel_metrics", "zone_indicators"):
         for name, rec in (spec.get(section) or {}).items():
             for key in ("numerator", "denominator", "unit", "name_zh", "name_en", "source"):
@@ -202,39 +202,57 @@ def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: fl
 
     Σ denominator is None for an indicator over the zone's own land (``zone_area_m2``); a side whose
     inputs the frame lacks is all NaN (so partitions' sums of it stay NaN). ``cache`` (a dict kept
-    between calls on the same frame, e.g. one per summary level) keeps each side's values and mask.
+    between calls on the same frame, e.g. one per summary level) keeps each side's values, mask and per-parcel
+    addends, so each further level costs two ``bincount`` per indicator.
     """
     reg = load_registry()["zone_indicators"]
     codes = np.asarray(codes, dtype=np.int64)
     inzone = codes >= 0
-    cz = np.where(inzone, codes, 0)
-    area = frame["area_m2"].to_numpy(dtype="float64")
-    usable = np.isfinite(area) & (area >= min_area_m2)
+    every = bool(inzone.all())
+    cz = codes if every else np.where(inzone, codes, 0)
     nan = np.full(n_groups, np.nan)
     out = {}
     cache = {} if cache is None else cache
+    usable = None
 
     def side(spec):
-        key = (repr(spec), min_area_m2)
+        nonlocal usable
+        key = ("side", repr(spec), min_area_m2)
         if key not in cache:
+            if usable is None:
+                area = frame["area_m2"].to_numpy(dtype="float64")
+                usable = np.isfinite(area) & (area >= min_area_m2)
             cache[key] = _side(frame, spec, usable)
         return cache[key]
 
+    def addends(spec, reported_by=None):
+        """Each parcel's addend to a side's Σ (0 where it does not count), kept for every level; None when lacking."""
+        key = ("addends", repr(spec), repr(reported_by), min_area_m2)
+        if key not in cache:
+            values, mask, lack = side(spec)
+            if lack:
+                cache[key] = None
+            else:
+                if reported_by is not None:  # a reported figure: only parcels that report it count below the line
+                    mask = mask & np.isfinite(side(reported_by)[0])
+                cache[key] = np.where(mask, values, 0.0)
+        return cache[key]
+
+    def total(w):
+        return np.bincount(cz, weights=w if every else np.where(inzone, w, 0.0), minlength=n_groups)
+
     for name, rec in reg.items():
         num_spec, den_spec = rec["numerator"], rec["denominator"]
-        num_v, num_m, lack = side(num_spec)
-        num = nan if lack else np.bincount(cz[inzone & num_m], weights=num_v[inzone & num_m], minlength=n_groups)
+        num_w = addends(num_spec)
+        num = nan if num_w is None else total(num_w)
         if den_spec["sum"] == "zone_area_m2":
             out[name] = (num, None)
             continue
-        den_v, den_m, lack2 = side(den_spec)
-        if lack or lack2:
+        den_w = None if num_w is None else addends(den_spec, None if num_spec["sum"] in _AREA else num_spec)
+        if den_w is None:
             out[name] = (nan, nan)
             continue
-        dm = inzone & den_m
-        if num_spec["sum"] not in _AREA:  # a reported figure: only parcels that report it count below the line
-            dm &= np.isfinite(num_v)
-        out[name] = (num, np.bincount(cz[dm], weights=den_v[dm], minlength=n_groups))
+        out[name] = (num, total(den_w))
     return out
 
 

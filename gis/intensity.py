@@ -199,12 +199,6 @@ def aggregate(frame: pd.DataFrame, level: str | None, *, mask=None, metrics=None
     return pd.DataFrame(out, index=groups)
 
 
-def _status_mask(frame, statuses):
-    if "status" not in frame.columns:
-        return np.zeros(len(frame), dtype=bool)
-    return frame["status"].isin(statuses).to_numpy()
-
-
 def _industrial_mask(frame):
     if "is_industrial" not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
@@ -219,31 +213,62 @@ _MONEY = ("investment_wan", "output_wan", "tax_wan", "value_added_wan")
 
 
 def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2,
-               cache: dict | None = None) -> pd.DataFrame:
+               cache: dict | None = None, grouped=None) -> pd.DataFrame:
     """The additive part of a summary level: one row per group (index), sums only, so the sums of
-    several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary."""
-    codes, groups = _group_codes(frame, level)
+    several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary.
+
+    ``cache`` (a dict kept between the levels of one frame) keeps each parcel's addends, so each further
+    level is one ``bincount`` per column; ``grouped`` may pass the level's ``(codes, groups)`` when the
+    caller has them."""
+    codes, groups = _group_codes(frame, level) if grouped is None else grouped
     n = len(groups)
-    usable = _usable_area_m2(frame, min_area_m2)
-    mu = usable / MU_M2
-    ind = _industrial_mask(frame)
-    cols = {"n_parcels": np.bincount(codes, minlength=n), "area_mu": _sum(codes, mu, n)}
-    if "declared_area_mu" in frame.columns:
-        cols["declared_area_mu"] = _sum(codes, frame["declared_area_mu"].to_numpy(dtype="float64"), n)
-    if "status" in frame.columns:
-        for st in _STATUSES:
-            cols[f"{st}_area_mu"] = _sum(codes, mu, n, _status_mask(frame, (st,)))
-    cols["industrial_area_mu"] = _sum(codes, mu, n, ind)
-    for money in _MONEY:
-        if money in frame.columns:
-            cols[money] = _sum(codes, frame[money].to_numpy(dtype="float64"), n)
-    for name, (s_num, s_den, cnt) in _metric_sums(frame, codes, n, SUMMARY_METRICS, min_area_m2=min_area_m2).items():
-        cols[f"Σnum:{name}"], cols[f"Σden:{name}"], cols[f"{name}_n"] = s_num, s_den, cnt
+    cache = {} if cache is None else cache
+    key = ("level_addends", min_area_m2)
+    if key not in cache:
+        cache[key] = _level_addends(frame, min_area_m2)
+    cols = {"n_parcels": np.bincount(codes, minlength=n)}
+    for name, w in cache[key].items():
+        if w is None:
+            cols[name] = np.full(n, np.nan)
+        elif w.dtype == bool:  # a count
+            cols[name] = np.bincount(codes[w], minlength=n)
+        else:
+            cols[name] = np.bincount(codes, weights=w, minlength=n)
     for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2, cache=cache).items():
         cols[f"Σnum:{name}"] = s_num
         if s_den is not None:
             cols[f"Σden:{name}"] = s_den
     return pd.DataFrame(cols, index=groups)
+
+
+def _level_addends(frame: pd.DataFrame, min_area_m2: float) -> dict:
+    """Each parcel's addend to every additive column of :func:`level_sums` but the indicators', the same at
+    every level: 0 where a parcel does not count (a missing value is no 0 parcel, it is left out); a
+    boolean array for a count; None for a metric whose columns the frame lacks (its sums are NaN)."""
+    def addend(values, mask=None):
+        ok = np.isfinite(values) if mask is None else (np.isfinite(values) & mask)
+        return np.where(ok, values, 0.0)
+
+    mu = _usable_area_m2(frame, min_area_m2) / MU_M2
+    out = {"area_mu": addend(mu)}
+    if "declared_area_mu" in frame.columns:
+        out["declared_area_mu"] = addend(frame["declared_area_mu"].to_numpy(dtype="float64"))
+    if "status" in frame.columns:
+        status, seen = pd.factorize(frame["status"])
+        for st in _STATUSES:
+            out[f"{st}_area_mu"] = addend(mu, status == (seen.get_loc(st) if st in seen else -2))
+    out["industrial_area_mu"] = addend(mu, _industrial_mask(frame))
+    for money in _MONEY:
+        if money in frame.columns:
+            out[money] = addend(frame[money].to_numpy(dtype="float64"))
+    for name, pair in metric_pairs(frame, SUMMARY_METRICS, min_area_m2=min_area_m2).items():
+        if pair is None:
+            out[f"Σnum:{name}"] = out[f"Σden:{name}"] = None
+            out[f"{name}_n"] = np.zeros(len(frame), dtype=bool)
+            continue
+        num, den, both = pair
+        out[f"Σnum:{name}"], out[f"Σden:{name}"], out[f"{name}_n"] = addend(num, both), addend(den, both), both
+    return out
 
 
 def add_sums(parts) -> pd.DataFrame:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from .datafile import load_yaml
 from .findings import concat_findings, row_findings, table_finding
 from .landuse import classify_landuse
 from .units import AREA_UNITS_M2
@@ -58,7 +58,7 @@ def _norm(text) -> str:
 @functools.lru_cache(maxsize=4)
 def _load(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+        spec = load_yaml(fh)
     aliases = {}
     for field, fs in spec["fields"].items():
         for name in [field, *fs.get("aliases", [])]:

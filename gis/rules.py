@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .datafile import load_yaml
 from .errors import InputError, LayerNotFoundError
 from .findings import concat_findings, row_findings, table_finding
 from .intensity import METRICS, aggregate
@@ -308,7 +309,7 @@ def load_pack(name_or_path) -> RulePack:
             raise InputError(f"no rule pack {name_or_path!r}: use one of {', '.join(bundled_packs())} or a path to a .yaml file")
         path = bundled
     try:
-        spec = yaml.safe_load(_read_pack_text(path)) or {}
+        spec = load_yaml(_read_pack_text(path)) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(spec, dict):

@@ -87,7 +87,7 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
         return
     values = np.asarray(gdf.geometry.values, dtype=object)
     wkb = map_array(lambda g: shapely.to_wkb(g, flavor="iso"), values)
-    table = pa.Table.from_pandas(pd.DataFrame(gdf.drop(columns=[geom])), preserve_index=None)
+    table = pa.Table.from_pandas(pd.DataFrame(gdf), columns=[c for c in gdf.columns if c != geom], preserve_index=None)
     table = table.add_column(list(gdf.columns).index(geom), geom, pa.array(wkb, type=pa.binary()))  # in its place
     present = ~shapely.is_missing(values) & ~shapely.is_empty(values)
     ids = np.unique(shapely.get_type_id(values[present])) if present.any() else np.array([], dtype=int)

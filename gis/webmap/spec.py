@@ -33,6 +33,7 @@ from pathlib import Path
 
 import yaml
 
+from ..datafile import load_yaml
 from ..errors import InputError, LayerNotFoundError
 from .style import KINDS
 
@@ -154,7 +155,7 @@ def load_spec(path_or_name) -> dict:
             known = ", ".join(sorted(p.stem for p in maps_dir().glob("*.yaml")))
             raise LayerNotFoundError(f"no map spec {path_or_name!r}: give a YAML file or one of: {known}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if isinstance(raw, dict) and "id" not in raw:
