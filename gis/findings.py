@@ -27,7 +27,6 @@ geometry checks the area in 亩, with ``column`` saying which)."""
 SEVERITIES = ("error", "warning", "info")
 ID_COLUMNS = ("parcel_id", "park_id", "zone_id")
 _TEXT = ("kind", "check", "severity", "verdict", "column", "reason_zh", "reason_en", "source")
-_OBJECT = ("parcel_id", "park_id", "zone_id", "level", "group", "raw", "feature", "other")
 _FLOAT = ("value", "threshold", "x", "y")
 
 
@@ -63,11 +62,8 @@ def _frame(n, row, texts: dict, others: dict) -> pd.DataFrame:
             v = others.get(c)
             cols[c] = np.full(n, np.nan) if v is None else np.asarray(v, dtype="float64")
         else:
-            cols[c] = _objects(others.get(c), n).to_numpy(dtype=object)
-    out = pd.DataFrame(cols)
-    for c in _OBJECT:
-        out[c] = out[c].astype(object)
-    return out
+            cols[c] = _objects(others.get(c), n)
+    return pd.DataFrame(cols)
 
 
 def row_findings(frame: pd.DataFrame, mask, *, kind: str, check: str, severity: str, reason_zh: str,
@@ -134,12 +130,10 @@ def concat_findings(parts, *, ids: pd.DataFrame | None = None, sort: bool = True
             cols[c] = pd.array(np.concatenate([p[c].to_numpy(dtype="float64", na_value=np.nan) for p in parts]))
         elif c in _FLOAT:
             cols[c] = np.concatenate([p[c].to_numpy(dtype="float64") for p in parts])
-        else:
-            cols[c] = np.concatenate([p[c].to_numpy(dtype=object) for p in parts])
+        else:  # object as given: pandas would otherwise infer text columns and convert them twice
+            cols[c] = pd.Series(np.concatenate([p[c].to_numpy(dtype=object) for p in parts]), dtype=object, copy=False)
     out = pd.DataFrame(cols)
     out["row"] = out["row"].astype("Int64")
-    for c in _OBJECT:
-        out[c] = out[c].astype(object)
     if ids is not None:
         _attach_ids(out, ids)
     if not sort:

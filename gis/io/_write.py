@@ -29,10 +29,11 @@ __all__ = ["write_frame", "write_sheets", "plain_frame", "frame_to_markdown", "w
 log = logging.getLogger(__name__)
 
 
-def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
+def _text_columns_to_str(frame: pd.DataFrame, *, categoricals: bool = True) -> pd.DataFrame:
     """Categoricals as text and lists/dicts as JSON text (never Python repr); every writer understands text.
 
     Returns ``frame`` itself when nothing needs converting (no copy of a million-row frame for nothing).
+    ``categoricals=False`` leaves categoricals to the caller (the Parquet writer decodes them in arrow).
     """
     from ._vector import holds_containers, json_text
 
@@ -43,7 +44,8 @@ def _text_columns_to_str(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         s = frame[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            changes[c] = s.astype(object)
+            if categoricals:
+                changes[c] = s.astype(object)
         elif s.dtype == object and holds_containers(s):
             changes[c] = s.map(json_text)
     if not changes:
@@ -77,7 +79,6 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
     import json
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from ..parallel import map_array
 
@@ -99,7 +100,20 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
         column["bbox"] = [float(v) for v in gdf.geometry.values[present].total_bounds]
     meta = {"version": "1.0.0", "primary_column": geom, "columns": {geom: column}, "creator": {"library": "parkgis"}}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(meta).encode()})
-    pq.write_table(table, path)
+    write_parquet_table(table, path)
+
+
+def write_parquet_table(table, path) -> None:
+    """An arrow table to Parquet, dictionary-encoding the text columns only: numbers and WKB are rarely
+    repeated, and trying them costs a third of the write (and makes the file larger)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for i, f in enumerate(table.schema):  # categoricals are written as the values they show (read back as such)
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    pq.write_table(table, path, use_dictionary=text or False)
 
 
 def _check_finite(gdf, name: str) -> None:
@@ -167,9 +181,11 @@ def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> N
     elif fmt.kind == "parquet":
         if is_geo:
             _check_finite(frame, name)
-            write_geoparquet(_text_columns_to_str(frame), tmp)
+            write_geoparquet(_text_columns_to_str(frame, categoricals=False), tmp)
         else:
-            plain_frame(frame).to_parquet(tmp)
+            import pyarrow as pa
+
+            write_parquet_table(pa.Table.from_pandas(plain_frame(frame), preserve_index=None), tmp)
     elif fmt.name == "CSV":
         if is_geo:
             _check_finite(frame, name)
