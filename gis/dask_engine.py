@@ -335,13 +335,17 @@ def write_parts(frame, folder, *, rows: int = 1_000_000) -> list[Path]:
 
 def _write_part(frame, folder: Path, index: int) -> None:
     """One partition of the parcels, categoricals as text (every partition then has the same schema)."""
-    out = frame.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype("object")
+    import geopandas as gpd
+    import pyarrow as pa
+
+    from .io._write import write_geoparquet, write_parquet_table  # the writer of every other Parquet output
+
     target = folder / f"part.{index:05d}.parquet"
     tmp = folder / f".part.{index:05d}.parquet.tmp"
-    out.to_parquet(tmp, index=False)
+    if isinstance(frame, gpd.GeoDataFrame):
+        write_geoparquet(frame, tmp, index=False)
+    else:
+        write_parquet_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
     os.replace(tmp, target)  # a task run again after a lost worker replaces its own file whole
 
 

@@ -71,9 +71,10 @@ _GEOPARQUET_TYPES = ("Point", "LineString", None, "Polygon", "MultiPoint", "Mult
                      "GeometryCollection")  # by shapely type id (2, LinearRing, is written as a LineString)
 
 
-def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
+def write_geoparquet(gdf: gpd.GeoDataFrame, path, *, index: bool | None = None) -> None:
     """GeoParquet 1.0 (WKB), as ``GeoDataFrame.to_parquet`` writes it, with the WKB encoded on every core.
 
+    ``index`` as in ``to_parquet`` (None: a RangeIndex is kept as metadata only, any other as columns).
     A frame with a second geometry column goes through geopandas itself.
     """
     import json
@@ -84,11 +85,11 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path) -> None:
 
     geom = gdf.geometry.name
     if any(isinstance(gdf[c].dtype, gpd.array.GeometryDtype) for c in gdf.columns if c != geom):
-        gdf.to_parquet(path)
+        gdf.to_parquet(path, index=index)
         return
     values = np.asarray(gdf.geometry.values, dtype=object)
     wkb = map_array(lambda g: shapely.to_wkb(g, flavor="iso"), values)
-    table = pa.Table.from_pandas(pd.DataFrame(gdf), columns=[c for c in gdf.columns if c != geom], preserve_index=None)
+    table = pa.Table.from_pandas(pd.DataFrame(gdf), columns=[c for c in gdf.columns if c != geom], preserve_index=index)
     table = table.add_column(list(gdf.columns).index(geom), geom, pa.array(wkb, type=pa.binary()))  # in its place
     present = ~shapely.is_missing(values) & ~shapely.is_empty(values)
     ids = np.unique(shapely.get_type_id(values[present])) if present.any() else np.array([], dtype=int)
