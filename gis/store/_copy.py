@@ -94,15 +94,23 @@ def wkb_hex(geometry) -> list:
 
     (3× faster than ``shapely.to_wkb(hex=True)`` on 100 000 polygons.)
     """
-    raw = shapely.to_wkb(np.asarray(geometry, dtype=object))
+    from ..parallel import map_array
+
+    raw = map_array(shapely.to_wkb, np.asarray(geometry, dtype=object))
     return [None if w is None else binascii.hexlify(w).decode("ascii") for w in raw]
 
 
 def copy_in(cursor, statement, tables) -> int:
-    """Stream an Arrow table, or an iterable of them, into ``COPY … FROM STDIN (FORMAT csv)``; returns the rows sent."""
+    """Stream an Arrow table, or an iterable of them, into ``COPY … FROM STDIN (FORMAT csv)``; returns the rows sent.
+
+    The data go to the server from a thread of psycopg's (``QueuedLibpqWriter``), so the next table of
+    an iterable is prepared (measured, encoded) while the server takes the one before.
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=_CHUNK_ROWS)
     sent = 0
-    with cursor.copy(statement) as copy:
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         for table in ([tables] if isinstance(tables, pa.Table) else tables):
             for start in range(0, table.num_rows, _CHUNK_ROWS):
                 buf = io.BytesIO()
