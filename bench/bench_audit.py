@@ -9,7 +9,7 @@ Both run as child processes, end to end (imports, read, measure, compute, write)
 * audit: ``parkgis audit IN --rules lanzhou-etdz --rules gb-2008 --by zone_id --out OUT.parquet``.
 
 Prints wall time, ratio and each child's peak memory (ru_maxrss), and checks that the audit wrote as
-many rows as it read. Target: audit within 2× of bare.
+many rows as it read. Target (issue 11): audit within 1.5× of bare, at 300 000 and 1 000 000 parcels.
 
 Usage:  python bench/bench_audit.py [--n 1000000] [--workdir DIR] [--keep]
         python bench/bench_audit.py --n 20000        (a quick smoke run)
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     ratio = audit_s / bare_s
     print(f"bare script : {bare_s:7.1f} s   peak {bare_mb:7.0f} MB   (exit {rc_bare})")
     print(f"parkgis audit: {audit_s:7.1f} s   peak {audit_mb:7.0f} MB   (exit {rc_audit})")
-    print(f"ratio audit/bare: {ratio:.2f}  (target ≤ 2.0: {'met' if ratio <= 2.0 else 'NOT met'})")
+    print(f"ratio audit/bare: {ratio:.2f}  (target ≤ 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
     print(f"rows in {rows_in:,}, rows out {rows_out:,}: {'equal' if rows_in == rows_out else 'DIFFERENT'}")
     side = [p.name for p in sorted(work.glob("audit.*.parquet"))]
     print(f"audit side tables: {', '.join(side)}")
