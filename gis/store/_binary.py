@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from ..parallel import map_array
+
 __all__ = ["BINARY_TYPES", "select_expression", "parse_binary_copy"]
 
 _FIXED = {"int2": (">i2", 2), "int4": (">i4", 4), "int8": (">i8", 8), "float4": (">f4", 4), "float8": (">f8", 8),
@@ -113,7 +115,7 @@ def parse_binary_copy(chunks: list, columns: list[tuple[str, str]], *, geometry_
         if name == geometry_column:
             g_start, g_len = _single_part_polygons(buf, data, length) if single_parts and n else (data, length)
             wkb = [None if ln < 0 else joined[s:s + ln] for s, ln in zip(g_start.tolist(), g_len.tolist())]
-            geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if n else np.array([], dtype=object)
+            geoms = map_array(shapely.from_wkb, np.array(wkb, dtype=object)) if n else np.array([], dtype=object)
         elif kind in _FIXED:
             dtype, width = _FIXED[kind]
             safe = np.where(null, 0, data)
