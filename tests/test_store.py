@@ -5,6 +5,7 @@ Skips when PostgreSQL/PostGIS is absent; fails instead under PARKGIS_REQUIRE_DB=
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import subprocess
@@ -239,6 +240,15 @@ def test_reload_records_only_real_changes_in_history(store, pg):
     h = history(store, "P002")
     assert h["operation"].tolist() == ["INSERT", "UPDATE"]
     assert "status: built → idle" in h["changes"].iloc[1]
+    # an inserted row is stored once (as the next entry's "before"), yet shown as inserted
+    assert json.loads(h["after"].iloc[0])["status"] == "built" and h["changes"].iloc[0].startswith("created")
+    unchanged = history(store, "P001")
+    assert unchanged["operation"].tolist() == ["INSERT"]
+    assert json.loads(unchanged["after"].iloc[0])["parcel_id"] == "P001" and "geom" not in json.loads(unchanged["after"].iloc[0])
+    with pg.admin(db) as conn:
+        copies = conn.execute("SELECT count(*) FROM history WHERE operation = 'INSERT' AND (after IS NOT NULL "
+                              "OR geom_after IS NOT NULL)").fetchone()[0]
+    assert copies == 0
     assert set(h["who"]) == {"postgres"}
     assert history(store, "P004")["operation"].tolist() == ["INSERT", "DELETE"]
     p3_change = history(store, "P003")["changes"].iloc[-1]

@@ -28,6 +28,11 @@ AREA_TOLERANCE = 1e-5
 _QUIET = ("fid", "measured_at")
 
 
+def _without_geometry(row):
+    """A row's attributes as the history shows them (its geometry has columns of its own)."""
+    return {k: v for k, v in row.items() if k != "geom"} if isinstance(row, dict) else row
+
+
 def _changes(before, after, geom_changed=False) -> str:
     before, after = before or {}, after or {}
     if not before:
@@ -56,12 +61,18 @@ def history(url, key: str, *, table: str = "parcels") -> pd.DataFrame:
         raise InputError(f"history is kept for {', '.join(MANAGED)}, not {table!r}")
     with connect(url) as (conn, target):
         require_store(conn, target)
+        # an INSERT's row is stored once: as the "before" of the row's next entry, or as the row itself
         rows = conn.execute(sql.SQL(
-            "SELECT at, operation, who, before, after, geom_before IS DISTINCT FROM geom_after FROM {} WHERE table_name = %s AND fid IN "
-            "(SELECT fid FROM {} WHERE table_name = %s AND key = %s) ORDER BY at, id").format(
-            sql.Identifier(schema_of(target), "history"), sql.Identifier(schema_of(target), "history")),
+            "SELECT h.at, h.operation, h.who, h.before, "
+            "CASE WHEN h.operation = 'INSERT' AND h.after IS NULL THEN "
+            "  coalesce(lead(h.before) OVER w, (SELECT to_json(p) FROM {t} p WHERE p.fid = h.fid)) ELSE h.after END, "
+            "h.geom_before IS DISTINCT FROM h.geom_after AND h.operation = 'UPDATE' "
+            "FROM {h} h WHERE h.table_name = %s AND h.fid IN (SELECT fid FROM {h} WHERE table_name = %s AND key = %s) "
+            "WINDOW w AS (PARTITION BY h.fid ORDER BY h.at, h.id) ORDER BY h.at, h.id").format(
+            h=sql.Identifier(schema_of(target), "history"), t=sql.Identifier(schema_of(target), table)),
             [table, table, str(key)]).fetchall()
     frame = pd.DataFrame(rows, columns=["at", "operation", "who", "before", "after", "geom_changed"])
+    frame["after"] = [_without_geometry(a) for a in frame["after"]]
     frame.insert(3, "changes", [_changes(b, a, g) for b, a, g in zip(frame["before"], frame["after"], frame.pop("geom_changed"))])
     for col in ("before", "after"):
         frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]

@@ -16,7 +16,10 @@
     every INSERT, UPDATE and DELETE on parcels and zones: the operation, who (the session's login
     role), when, and the row before and after (attributes as JSON, geometry in its own columns).
     Statement-level triggers with transition tables write it set-wise, so a bulk load is not slowed
-    row by row.
+    row by row. Each state of a row is stored once: an INSERT's row is not copied (its ``after`` is
+    empty), as it is the ``before`` of the row's next UPDATE or DELETE, or the row itself while
+    unchanged — :func:`gis.store.maintain.history` shows it so. A first load of a million parcels
+    then does not write a second million geometries.
 
 In Python every identifier is composed with :mod:`psycopg.sql`; the trigger function quotes the names it
 reads from the catalogue with ``format('%I')``.
@@ -153,9 +156,9 @@ BEGIN
   FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> 'geom';
   head := format('INSERT INTO %I.history (table_name, fid, key, operation, who, at, before, after, geom_before, geom_after) ',
                  TG_TABLE_SCHEMA);
-  IF TG_OP = 'INSERT' THEN
-    EXECUTE head || format('SELECT %L, r.fid, r.%I, ''INSERT'', session_user, now(), NULL, to_json(a), NULL, r.geom '
-                           'FROM new_rows r, LATERAL (SELECT %s) a', TG_TABLE_NAME, TG_ARGV[0], cols);
+  IF TG_OP = 'INSERT' THEN  -- the inserted row is the next entry's "before", or the row itself: not copied
+    EXECUTE head || format('SELECT %L, r.fid, r.%I, ''INSERT'', session_user, now(), NULL, NULL, NULL, NULL '
+                           'FROM new_rows r', TG_TABLE_NAME, TG_ARGV[0]);
   ELSIF TG_OP = 'UPDATE' THEN
     EXECUTE head || format('SELECT %L, n.fid, n.%I, ''UPDATE'', session_user, now(), to_json(b), to_json(a), o.geom, n.geom '
                            'FROM old_rows o JOIN new_rows n ON n.fid = o.fid, LATERAL (SELECT %s) b, LATERAL (SELECT %s) a',
