@@ -17,7 +17,7 @@ from exactextract.raster import RasterSource
 from exactextract.writer import Writer
 from rasterio.windows import Window
 
-__all__ = ["ValuesSource", "ConditionSource", "run_ops"]
+__all__ = ["ValuesSource", "ConditionSource", "run_ops", "block_order"]
 
 # the last window is shared and may be handed to exactextract twice: never modified in place
 
@@ -199,12 +199,47 @@ class _Columns(Writer):
         return self.cols
 
 
+def block_order(geoms, ds) -> np.ndarray:
+    """The zones in the raster's block order (Z-order of the block holding each zone's centre).
+
+    Each zone's window is read from the file; zones in the order they come (a ledger's order is
+    anything but spatial) make every read decompress blocks the cache has already dropped: on a
+    20 000 × 20 000 deflate GeoTIFF, 90 % of the time. In block order, consecutive zones read the
+    blocks the one before read, from GDAL's cache.
+    """
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    cx, cy = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
+    inv = ~ds.transform
+    col, row = inv * (np.nan_to_num(cx), np.nan_to_num(cy))
+    bh, bw = ds.block_shapes[0] if ds.block_shapes else (256, 256)
+    brow = np.clip(np.floor(np.asarray(row) / max(bh, 1)), 0, 2**20 - 1).astype(np.uint64)
+    bcol = np.clip(np.floor(np.asarray(col) / max(bw, 1)), 0, 2**20 - 1).astype(np.uint64)
+    return np.argsort(_interleave(brow) | (_interleave(bcol) << np.uint64(1)), kind="stable")
+
+
+def _interleave(v: np.ndarray) -> np.ndarray:
+    """The bits of 20-bit integers spread to the even bit positions (for a Z-order key)."""
+    v = v & np.uint64(0xFFFFF)
+    for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
+                        (2, 0x3333333333333333), (1, 0x5555555555555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
+
+
 def run_ops(positions, geoms, crs_wkt, ops: list[tuple], *, strategy: str = "feature-sequential",
             max_cells_in_memory: int = 30_000_000) -> dict:
-    """Run ``ops`` = [(stat, name, source, options), …] over the zones; lists per name plus ``_pos``."""
+    """Run ``ops`` = [(stat, name, source, options), …] over the zones; lists per name plus ``_pos``.
+
+    Zones go to exactextract in the raster's block order (:func:`block_order`); results are keyed by
+    position, so the order they come back in does not matter.
+    """
     operations = [Operation(stat, name, src, None, opts) for stat, name, src, opts in ops]
     writer = _Columns([name for _, name, _, _ in ops])
+    positions, geoms = np.asarray(positions), np.asarray(geoms, dtype=object)
+    if len(geoms) > 1:
+        order = block_order(geoms, ops[0][2].ds)
+        positions, geoms = positions[order], geoms[order]
     # zones' WKB is exact_extract's feature input; our writer keeps results by position
-    return exact_extract([o[2] for o in ops][:1], _Zones(np.asarray(positions), geoms, crs_wkt), operations,
+    return exact_extract([o[2] for o in ops][:1], _Zones(positions, geoms, crs_wkt), operations,
                          strategy=strategy, output=writer, max_cells_in_memory=max_cells_in_memory,
                          include_cols=["_pos"])
