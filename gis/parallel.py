@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-__all__ = ["MIN_CHUNK", "n_threads", "chunk_bounds", "map_chunks", "map_array"]
+__all__ = ["MIN_CHUNK", "n_threads", "chunk_bounds", "run_all", "map_chunks", "map_array"]
 
 MIN_CHUNK = 25_000
 """Fewest rows worth a thread of their own (below this, starting the work costs more than it saves)."""
@@ -62,21 +62,28 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def run_all(tasks) -> list:
+    """``[task() for task in tasks]``, run at once in threads (the first in the calling thread); every task
+    has finished, failed or not, before anything is returned or raised. From a thread other than the main
+    one the tasks run one after the other."""
+    tasks = list(tasks)
+    if len(tasks) <= 1 or threading.current_thread() is not threading.main_thread():
+        return [t() for t in tasks]
+    futures = [_pool().submit(t) for t in tasks[1:]]
+    try:
+        first = tasks[0]()
+    finally:
+        wait(futures)
+    return [first] + [f.result() for f in futures]
+
+
 def map_chunks(fn, n: int, *, min_chunk: int | None = None) -> list:
     """``[fn(start, stop) for each chunk]`` over ``n`` rows, the chunks run at once in threads.
 
     ``fn`` gets a row range and returns that range's result; the caller joins the results (they come
     in row order). An exception in any chunk is raised here, after every chunk has finished.
     """
-    bounds = chunk_bounds(n, min_chunk=min_chunk)
-    if len(bounds) == 1:
-        return [fn(*bounds[0])]
-    futures = [_pool().submit(fn, a, b) for a, b in bounds[1:]]
-    try:
-        first = fn(*bounds[0])  # the calling thread takes the first chunk itself
-    finally:
-        wait(futures)  # every chunk has finished, failed or not, before anything is returned or raised
-    return [first] + [f.result() for f in futures]
+    return run_all([lambda a=a, b=b: fn(a, b) for a, b in chunk_bounds(n, min_chunk=min_chunk)])
 
 
 def map_array(fn, arr, *, min_chunk: int | None = None):
