@@ -14,12 +14,15 @@ structured findings. A second parkgis run adds ``where="<1000"`` (areas meeting 
 means are compared (max abs difference). Issue target: parkgis within 1.2 × exactextract, memory
 under 2 GB at the full size.
 
-Measured 2026-12-01 on the shared 2-core machine (load average 5–7 from other work), scaled default
-(50 000 parcels over 4 000 × 4 000): exactextract 32.4 s, 359 MB; parkgis 10.2 s (0.31 ×), 383 MB;
-parkgis with where 14.9 s (0.46 ×), 385 MB; means identical (max difference 0). 20 000 parcels over
-2 000 × 2 000: exactextract 5.2 s, parkgis 1.8 s (0.34 ×). The full size was not run here (its
-exactextract side alone would take about 10 minutes on this machine); parkgis reads each zone's
-window once and skips masked arrays, so its per-parcel cost is below exactextract's own.
+Measured 2026-12-02 on the shared 2-core machine, issue 12's full size (1 000 000 parcels over
+20 000 × 20 000 cells, one run each, little else running): exactextract 1379.1 s, 2365 MB;
+parkgis 81.7 s (0.06 ×), 1762 MB; parkgis with where 114.7 s (0.08 ×), 1784 MB; means identical (max
+difference 0 over 998 463 parcels; missing on the same 1 537 on both sides). Scaled default (50 000
+over 4 000²): exactextract 16.0 s / 359 MB, parkgis 4.3 s (0.27 ×) / 387 MB, with where 5.8 s. At
+full size the order of the zones decides: taken in the ledger's (random) order, as exactextract called
+directly takes them, parkgis spent 90 % of its time in window reads (py-spy) — on a deflate GeoTIFF
+that large each read decompresses blocks GDAL's cache has dropped — so it hands the zones over in the
+raster's block order (``gis._zonal_exact.block_order``).
 """
 
 from __future__ import annotations
