@@ -113,14 +113,19 @@ def write_audit(result, path, *, overwrite: bool = False, inputs=(), lang: str |
     if suffix in _MULTI:
         write_tables(path, tables, overwrite=overwrite, inputs=inputs)
         return [path]
-    write_layer(tables.pop("parcels"), path, overwrite=overwrite, inputs=inputs)
-    written = [path]
-    for name, table in tables.items():
-        side = path.with_name(f"{path.stem}.{name}{_side_suffix(suffix)}")
-        if parquet:
-            table = _parquet_safe(table)
-        write_layer(table, side, overwrite=overwrite, inputs=inputs)
-        written.append(side)
+    from .parallel import run_all
+
+    parcels = tables.pop("parcels")
+    sides = {path.with_name(f"{path.stem}.{name}{_side_suffix(suffix)}"): _parquet_safe(t) if parquet else t
+             for name, t in tables.items()}
+
+    def write_sides():
+        for side, table in sides.items():
+            write_layer(table, side, overwrite=overwrite, inputs=inputs)
+
+    # the parcels (most of the work) and the side tables are written at once, each file atomically
+    run_all([lambda: write_layer(parcels, path, overwrite=overwrite, inputs=inputs), write_sides])
+    written = [path, *sides]
     log.info("wrote %s", ", ".join(str(p) for p in written))
     return written
 

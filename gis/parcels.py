@@ -250,8 +250,8 @@ def check_values(df: pd.DataFrame, *, headers=None, duplicates: bool = True):
     findings.extend(_check_ids(out, duplicates=duplicates))
     findings.extend(_check_status(out, spec))
     lu = classify_landuse(out["land_use"] if "land_use" in out.columns else pd.Series([None] * len(out), index=out.index))
-    for col in lu.columns:
-        out[col] = lu[col].to_numpy() if col != "is_industrial" else lu[col].array
+    for col in lu.columns:  # categoricals: a few distinct values each (written out as text)
+        out[col] = lu[col].array
     unknown = ~lu["landuse_known"].to_numpy(dtype=bool)
     if unknown.any():
         findings.append(row_findings(
@@ -328,10 +328,11 @@ def _check_status(out: pd.DataFrame, spec: dict):
     cat = pd.Categorical(written)
     mapped_cats = [spec["status"].get(_norm(c)) for c in cat.categories]
     codes = np.asarray(cat.codes)
-    lookup = np.array(mapped_cats + [None], dtype=object)
+    # one lookup per distinct value as written, then category codes (no text per row)
+    lookup = np.array([STATUSES.index(m) if m in STATUSES else -1 for m in mapped_cats] + [-1], dtype=np.int64)
     canon = lookup[codes]
-    unknown = (codes >= 0) & pd.isna(canon)
-    out["status"] = pd.Categorical(canon, categories=list(STATUSES))
+    unknown = (codes >= 0) & (canon < 0)
+    out["status"] = pd.Categorical.from_codes(canon, categories=list(STATUSES))
     if unknown.any():
         return [row_findings(out, unknown, kind="data", check="unknown_status", severity="error", column="status",
                              raw=written.to_numpy(dtype=object),
