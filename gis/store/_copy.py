@@ -8,7 +8,6 @@ geometry as the EWKB PostGIS sends. No Python loop runs per field.
 
 from __future__ import annotations
 
-import binascii
 import io
 import logging
 
@@ -84,20 +83,29 @@ def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=Non
         names.append(name)
     if geometry is not None:
         # plain WKB: the target column's type carries the SRID, and PostGIS gives it to geometry without one
-        arrays.append(pa.array(wkb_hex(geometry), type=pa.string()))
+        arrays.append(wkb_hex(geometry))
         names.append(geometry_name)
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def wkb_hex(geometry) -> list:
-    """Hexadecimal WKB of each geometry (None for a missing one): shapely's binary WKB, hexlified.
+_HEX = np.array([list(f"{i:02x}".encode()) for i in range(256)], dtype=np.uint8)  # byte -> its two hex digits
 
-    (3× faster than ``shapely.to_wkb(hex=True)`` on 100 000 polygons.)
+
+def wkb_hex(geometry) -> pa.StringArray:
+    """Hexadecimal WKB of each geometry (null for a missing one), as an Arrow string array.
+
+    shapely's binary WKB on every core, then every byte turned into its two hex digits in one numpy
+    step over the whole buffer (no Python per geometry).
     """
     from ..parallel import map_array
 
-    raw = map_array(shapely.to_wkb, np.asarray(geometry, dtype=object))
-    return [None if w is None else binascii.hexlify(w).decode("ascii") for w in raw]
+    raw = pa.array(map_array(shapely.to_wkb, np.asarray(geometry, dtype=object)), type=pa.binary())
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=raw.offset * 4)
+    data = np.frombuffer(raw.buffers()[2], dtype=np.uint8) if raw.buffers()[2] is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0]:offsets[-1]]
+    hexed = _HEX[data].reshape(-1)  # 2 bytes per byte, in order
+    return pa.StringArray.from_buffers(len(raw), pa.py_buffer(((offsets - offsets[0]) * 2).astype(np.int32)),
+                                       pa.py_buffer(hexed), raw.buffers()[0], raw.null_count)
 
 
 def copy_in(cursor, statement, tables) -> int:

@@ -41,9 +41,10 @@ def _json_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _geoms_4490(parcels) -> np.ndarray:
+def _geoms_4490(parcels) -> pa.Array:
+    """Hex WKB MultiPolygons in the store's SRID, one per parcel (null without geometry)."""
     if not isinstance(parcels, gpd.GeoDataFrame):
-        return np.full(len(parcels), None, dtype=object)
+        return pa.nulls(len(parcels), type=pa.string())
     g = parcels.geometry
     if g.crs is not None and g.crs.to_epsg() != STORE_SRID:
         g = g.to_crs(STORE_SRID)
@@ -86,7 +87,7 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
              _column(parcels, "row", pa.int64()), _column(parcels, "parcel_id", pa.string()),
              _column(parcels, "park_id", pa.string()), _column(parcels, "verdict", pa.string()),
              _column(parcels, "area_mu", pa.float64()), pa.array(_json_lines(pd.DataFrame(rest)), type=pa.string()),
-             pa.array(_geoms_4490(parcels), type=pa.string())],
+             _geoms_4490(parcels)],
             names=["run_id", "row", "parcel_id", "park_id", "verdict", "area_mu", "result", "geom"])
         f = result.findings
         findings = pa.Table.from_arrays(
