@@ -519,29 +519,3 @@ def test_default_styles_for_qgis(store, pg, tmp_path):
         assert con.execute("SELECT f_table_name, useAsDefault FROM layer_styles").fetchall() == [("parcels", 1)]
         assert con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone() == ("attributes",)
 
-
-def test_a_large_table_is_read_over_several_connections_in_one_snapshot(store, pg, monkeypatch):
-    """Above PARALLEL_READ_ROWS a table is read in page ranges over several connections sharing one
-    exported snapshot: the same rows, in the same order, as one sequential read."""
-    import gis.parallel as par
-    import gis.store.io as sio
-    from gis.store.io import read_source, write_source
-
-    url = _t(store, "parcels")
-    write_source(make_parcels(300), url)
-    db = parse_url(store).conninfo.split("/")[-1].split("?")[0]
-    with pg.admin(db) as conn:
-        conn.execute("ANALYZE parcels")
-    whole = read_source(url)
-    monkeypatch.setattr(sio, "PARALLEL_READ_ROWS", 10)
-    monkeypatch.setenv("PARKGIS_THREADS", "3")
-    with pg.admin(db) as conn:
-        pages = conn.execute("SELECT pg_relation_size('parcels') / current_setting('block_size')::int").fetchone()[0]
-        ranges = sio._page_ranges(conn, conn.execute("SELECT 'parcels'::regclass::oid").fetchone()[0])
-    assert pages >= 3 and len(ranges) == 3 and ranges[-1][1] is None
-    split = read_source(url)
-    assert list(split.columns) == list(whole.columns) and len(split) == 300
-    pd.testing.assert_frame_equal(pd.DataFrame(split.drop(columns=split.geometry.name)),
-                                  pd.DataFrame(whole.drop(columns=whole.geometry.name)))
-    assert shapely.equals_exact(split.geometry.values, whole.geometry.values, 0).all()
-    assert par.n_threads() == 3

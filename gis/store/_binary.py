@@ -45,8 +45,12 @@ def _read_kind(typname: str) -> str:
 
 
 def _gather(buf: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
-    """``width`` bytes at each position, as an (n, width) uint8 array."""
-    return buf[pos[:, None] + np.arange(width)]
+    """``width`` bytes at each position, as an (n, width) uint8 array (one 1-D take per byte: no (n, width)
+    index array)."""
+    out = np.empty((width, len(pos)), dtype=np.uint8)
+    for k in range(width):
+        np.take(buf, pos + k if k else pos, out=out[k])
+    return out.T  # callers copy it into rows of bytes
 
 
 def _text_column(buf: np.ndarray, start: np.ndarray, length: np.ndarray, rows_per_step: int = 200_000) -> pa.Array:

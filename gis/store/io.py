@@ -46,12 +46,8 @@ def read_source(url: str, *, layer: str | None = None, crs=None) -> gpd.GeoDataF
     red = target.redacted
     if not target.table and not target.sql:
         raise InputError(f"{red}: name a table (?table=parcels) or a query (?sql=SELECT …)")
-    import psycopg
-
     with connect(target) as (conn, target):
         conn.read_only = True
-        # one snapshot for the whole read, which helper connections share (pg_export_snapshot)
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         cur = conn.cursor()
         if target.table:
             frame = _read_table(conn, cur, target, crs)
@@ -119,73 +115,8 @@ def _read_table(conn, cur, target, crs):
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), sql.Identifier(schema, table))
     # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
-    ranges = _page_ranges(conn, oid)
-    snapshot = _export_snapshot(conn) if len(ranges) > 1 else None
-    if snapshot is None:
-        df = copy_out_frame(cur, select, chosen, geometry_column=geom, single_parts=bool(skip))
-    else:
-        df = _copy_out_ranges(conn, target, snapshot, select, ranges, chosen, geometry_column=geom,
-                              single_parts=bool(skip))
+    df = copy_out_frame(cur, select, chosen, geometry_column=geom, single_parts=bool(skip))
     return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}")
-
-
-PARALLEL_READ_ROWS = 200_000
-"""Tables of at least this many rows (the planner's estimate) are read over several connections at once."""
-
-
-def _page_ranges(conn, oid) -> list[tuple[int, int | None]]:
-    """Page ranges splitting a large table into one part per thread ([(0, None)]: read it whole)."""
-    from ..parallel import n_threads
-
-    rows, pages = conn.execute("SELECT reltuples::bigint, pg_relation_size(oid) / current_setting('block_size')::int "
-                               "FROM pg_class WHERE oid = %s", [oid]).fetchone()
-    k = min(n_threads(), int(pages))
-    if rows < PARALLEL_READ_ROWS or k <= 1:
-        return [(0, None)]
-    edges = [int(round(pages * i / k)) for i in range(k)]
-    return [(a, b) for a, b in zip(edges, edges[1:])] + [(edges[-1], None)]  # the last is open: nothing is missed
-
-
-def _export_snapshot(conn) -> str | None:
-    """``conn``'s snapshot for other connections to share, or None where the server cannot export one
-    (then the table is read over ``conn`` alone)."""
-    import psycopg
-
-    try:
-        with conn.transaction():  # a savepoint: a refusal leaves the read's transaction usable
-            return conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    except psycopg.Error as exc:
-        log.info("reading over one connection: the server exports no snapshot (%s)", str(exc).strip().splitlines()[0])
-        return None
-
-
-def _copy_out_ranges(conn, target, snapshot, select, ranges, columns, *, geometry_column, single_parts):
-    """The rows of ``select`` read in page ranges (``ctid``), each over its own connection, at once, all in
-    ``snapshot`` (``conn``'s, exported); concatenated in page order — the order one sequential read gives."""
-    import psycopg
-    from psycopg import sql
-
-    from ..parallel import run_all
-
-    def part(a, b):
-        bound = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({a},0)"))
-        if b is not None:
-            bound = sql.SQL("{} AND ctid < {}::tid").format(bound, sql.Literal(f"({b},0)"))
-        return sql.SQL("{} WHERE {}").format(select, bound)
-
-    def on(c, a, b):
-        return copy_out_frame(c.cursor(), part(a, b), columns, geometry_column=geometry_column, single_parts=single_parts)
-
-    def helper(a, b):
-        with psycopg.connect(target.conninfo, application_name="parkgis") as c:
-            c.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            c.read_only = True
-            c.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            return on(c, a, b)
-
-    (a0, b0), rest = ranges[0], ranges[1:]
-    frames = run_all([lambda: on(conn, a0, b0), *[lambda a=a, b=b: helper(a, b) for a, b in rest]])
-    return pd.concat(frames, ignore_index=True)
 
 
 def _srids(conn, schema, table, geom) -> list[int]:
