@@ -48,6 +48,9 @@ def pg_type(series: pd.Series) -> str:
 
 
 def _as_text(series: pd.Series) -> pa.Array:
+    if pd.api.types.is_string_dtype(series.dtype) and not series.dtype == object:  # arrow-backed text: as it is
+        arr = pa.array(series.array, from_pandas=True)
+        return arr.cast(pa.string()) if arr.type != pa.string() else arr
     values = series.to_numpy(dtype=object, na_value=None)
     missing = pd.isna(series).to_numpy()
     out = np.where(missing, None, values)
@@ -58,8 +61,9 @@ def _as_text(series: pd.Series) -> pa.Array:
 
 
 def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=None,
-                   geometry_name: str = "geom") -> pa.Table:
-    """An Arrow table of ``columns`` (name -> PostgreSQL type) from ``frame``, plus hex WKB geometry.
+                   geometry_name: str = "geom", multi: bool = False) -> pa.Table:
+    """An Arrow table of ``columns`` (name -> PostgreSQL type) from ``frame``, plus hex WKB geometry
+    (with ``multi`` Polygons as MultiPolygons of one part, :func:`wkb_hex`).
 
     The geometry goes without an SRID: the column it is copied into must be typed with one.
     """
@@ -83,7 +87,7 @@ def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=Non
         names.append(name)
     if geometry is not None:
         # plain WKB: the target column's type carries the SRID, and PostGIS gives it to geometry without one
-        arrays.append(wkb_hex(geometry))
+        arrays.append(wkb_hex(geometry, multi=multi))
         names.append(geometry_name)
     return pa.Table.from_arrays(arrays, names=names)
 
@@ -91,21 +95,36 @@ def frame_to_arrow(frame: pd.DataFrame, columns: dict[str, str], *, geometry=Non
 _HEX = np.array([list(f"{i:02x}".encode()) for i in range(256)], dtype=np.uint8)  # byte -> its two hex digits
 
 
-def wkb_hex(geometry) -> pa.StringArray:
+_MULTI_OF_ONE = bytes.fromhex("010600000001000000")  # little-endian MultiPolygon header with one part
+
+
+def wkb_hex(geometry, *, multi: bool = False) -> pa.StringArray:
     """Hexadecimal WKB of each geometry (null for a missing one), as an Arrow string array.
 
     shapely's binary WKB on every core, then every byte turned into its two hex digits in one numpy
-    step over the whole buffer (no Python per geometry).
+    step over the whole buffer (no Python per geometry). With ``multi`` a Polygon is written as the
+    MultiPolygon of its one part (a MultiPolygon header before its own WKB; no new geometry is made).
     """
     from ..parallel import map_array
 
-    raw = pa.array(map_array(shapely.to_wkb, np.asarray(geometry, dtype=object)), type=pa.binary())
-    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=raw.offset * 4)
+    geoms = np.asarray(geometry, dtype=object)
+    raw = pa.array(map_array(lambda g: shapely.to_wkb(g, byte_order=1), geoms), type=pa.binary())
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=raw.offset * 4).astype(np.int64)
     data = np.frombuffer(raw.buffers()[2], dtype=np.uint8) if raw.buffers()[2] is not None else np.zeros(0, np.uint8)
-    data = data[offsets[0]:offsets[-1]]
+    body, rel = data[offsets[0]:offsets[-1]], offsets - offsets[0]
+    if multi:  # splice the header in front of every Polygon's bytes (bytes keep their order: one scatter)
+        single = shapely.get_type_id(geoms) == 3
+        lengths, add = np.diff(rel), np.where(single, len(_MULTI_OF_ONE), 0)
+        new = np.concatenate([[0], np.cumsum(lengths + add)])
+        out = np.empty(int(new[-1]), dtype=np.uint8)
+        out[np.arange(len(body)) + np.repeat(new[:-1] + add - rel[:-1], lengths)] = body
+        heads = new[:-1][single]
+        out[heads[:, None] + np.arange(len(_MULTI_OF_ONE))] = np.frombuffer(_MULTI_OF_ONE, dtype=np.uint8)
+        body, rel = out, new
+    data, offsets = body, rel
     hexed = _HEX[data].reshape(-1)  # 2 bytes per byte, in order
-    return pa.StringArray.from_buffers(len(raw), pa.py_buffer(((offsets - offsets[0]) * 2).astype(np.int32)),
-                                       pa.py_buffer(hexed), raw.buffers()[0], raw.null_count)
+    return pa.StringArray.from_buffers(len(raw), pa.py_buffer((offsets * 2).astype(np.int32)), pa.py_buffer(hexed),
+                                       raw.buffers()[0], raw.null_count)
 
 
 def copy_in(cursor, statement, tables) -> int:

@@ -16,6 +16,7 @@ import shapely
 
 from ..area import area_m2
 from ..errors import InputError, OutputExistsError
+from ..parallel import map_array
 from ..units import MU_M2
 from ._copy import copy_in, frame_to_arrow
 from .schema import CORE_COLUMNS, MANAGED, schema_of
@@ -75,7 +76,7 @@ def prepare_rows(frame, table: str, *, srid: int, red: str):
     kinds = shapely.get_type_id(geoms)
     if not np.isin(kinds, (3, 6)).all():
         raise InputError(f"{red}: the {table} must be polygons ({_examples(keys[~np.isin(kinds, (3, 6))])} are not)")
-    valid = shapely.is_valid(geoms)
+    valid = map_array(shapely.is_valid, geoms)  # on every core
     if not valid.all():
         raise InputError(f"{red}: {int((~valid).sum())} geometries are invalid ({_examples(keys[~valid])}); "
                          f"the validate command says why, shapely.make_valid repairs them")
@@ -100,19 +101,10 @@ def arrow_chunks(plain, types, geoms, valid, *, srid: int, extra: dict | None = 
         part = plain.iloc[start:start + rows]
         g = geoms[start:start + rows]
         part = part.assign(area_mu=area_m2(g, crs=crs, valid=valid[start:start + rows]).to_numpy() / MU_M2)
-        table = frame_to_arrow(part, types, geometry=_as_multi(g, shapely.get_type_id(g)))
+        table = frame_to_arrow(part, types, geometry=g, multi=True)  # the store holds MultiPolygons
         for name, value in (extra or {}).items():
             table = table.append_column(name, pa.array([value] * table.num_rows, type=pa.string()))
         yield table
-
-
-def _as_multi(geoms, kinds):
-    out = np.asarray(geoms, dtype=object).copy()
-    single = kinds == 3
-    if single.any():
-        parts = out[single]
-        out[single] = shapely.multipolygons(parts.reshape(-1, 1))
-    return out
 
 
 def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:

@@ -50,12 +50,8 @@ def _geoms_4490(parcels) -> pa.Array:
         g = g.to_crs(STORE_SRID)
     arr = np.asarray(g.values, dtype=object)
     kinds = shapely.get_type_id(arr)
-    out = np.full(len(arr), None, dtype=object)
-    poly, multi = kinds == 3, kinds == 6
-    if poly.any():
-        out[poly] = shapely.multipolygons(arr[poly].reshape(-1, 1))
-    out[multi] = arr[multi]
-    return wkb_hex(out)  # the column's type gives it SRID 4490
+    out = np.where(np.isin(kinds, (3, 6)), arr, None)  # (multi)polygons; anything else has no place in the column
+    return wkb_hex(out, multi=True)  # the column's type gives it SRID 4490
 
 
 def _column(frame, name, kind):
