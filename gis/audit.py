@@ -88,8 +88,23 @@ def count_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings counted by severity, check and reason (``n``), errors first, most first within each severity."""
     if not len(findings):
         return pd.DataFrame({"severity": [], "check": [], "reason_en": [], "n": []})
-    f = findings[["severity", "check", "reason_en"]].astype(object)
-    out = f.assign(n=1).groupby(["severity", "check", "reason_en"], dropna=False, sort=False)["n"].sum().reset_index()
+    cols = ["severity", "check", "reason_en"]
+    f = findings[cols]
+    if all(isinstance(f[c].dtype, pd.CategoricalDtype) for c in cols):  # by category codes: no text per finding
+        codes = [np.asarray(f[c].cat.codes, dtype=np.int64) + 1 for c in cols]  # 0 = missing
+        sizes = [len(f[c].cat.categories) + 1 for c in cols]
+        key = (codes[0] * sizes[1] + codes[1]) * sizes[2] + codes[2]
+        group, first = pd.factorize(key, sort=False)  # groups in order of first appearance, as groupby(sort=False)
+        n = np.bincount(group, minlength=len(first))
+        parts = {}
+        rest = np.asarray(first)
+        for c, size in zip(reversed(cols), reversed(sizes)):
+            rest, code = np.divmod(rest, size)
+            cats = np.append(np.asarray(f[c].cat.categories, dtype=object), None)
+            parts[c] = cats[code - 1]  # code 0 picks the appended None
+        out = pd.DataFrame({c: parts[c] for c in cols} | {"n": n})
+    else:
+        out = f.astype(object).assign(n=1).groupby(cols, dropna=False, sort=False)["n"].sum().reset_index()
     return out.sort_values(["severity", "n"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
