@@ -14,6 +14,11 @@ longitude/latitude: ``ogr2ogr`` GeoPackage → PostGIS (COPY, GiST index) then
 start theirs (tests/_pg.py), against ``parkgis areas`` of that GeoPackage. Issue 11's target: ours no
 slower (at 200 000 parcels).
 
+Measured 2026-12-02 (one run each, little else running): 300 000 parcels GeoParquet 3.21 s vs bare 3.09 s
+(1.04), GeoPackage 3.37 vs 3.63 (0.93); 1 000 000 GeoParquet 7.96 vs 8.10 (0.98), GeoPackage 9.01 vs 7.75
+(1.16); 200 000 lon/lat GeoPackage: parkgis 2.54 s, PostGIS load + ST_Area 3.57 s (0.71), totals equal to
+8.8e-11.
+
     python bench/bench_areas.py 300000               # bare script, GeoParquet and GeoPackage
     python bench/bench_areas.py 200000 --postgis     # … and the PostGIS anchor
 """

@@ -20,6 +20,13 @@ Measured here (2 shared cores, 24 GB; 250 000 parcels per partition; 2026-12-01,
     3 000 000   41.8 s  1.85 GB       79.7 s  1.09 GB       65.4 s  5.61 GB    speed-up 1.91×
    10 000 000  186.9 s  1.96 GB       (not run)             (not run: ~1.9 GB per million → ~19 GB)
   (an earlier 10 M run on a quieter machine, before the memory fix: 119.1 s, 9.8 GB.)
+Again 2026-12-02, after the per-partition speed-ups (threads off inside workers), little else running:
+    1 000 000   14.2 s  1.56 GB
+    3 000 000   38.1 s  1.63 GB       58.5 s  1.00 GB                             speed-up 1.53×
+   10 000 000  109.6 s  1.74 GB                                                   10 M / 1 M = 7.74×
+  The faster partitions leave the two worker processes contending for memory bandwidth: a partition
+  of 250 000 takes ~6.3 s with two workers busy and ~4.5 s alone (-v logs), so 1 → 2 workers gives
+  1.53× where the slower code gave 1.9×.
 
 Usage:  python bench/bench_dask.py                      (300 000 parcels: a quick run)
         python bench/bench_dask.py --n 1000000          (1 M)

@@ -30,6 +30,17 @@ jobs running, so ±30 %):
     read_source into memory                    0.81 s (read_postgis 1.57)  7.59 s
     audit from postgresql:// vs GeoParquet     1.82 s / 1.51 s = 1.20      21.02 s / 13.42 s = 1.57
 
+Again 2026-12-02 at 1 000 000 after this round's changes (history stores an inserted row once, COPY sent
+from a writer thread, hex WKB and one-part MultiPolygons spliced in numpy; one run each, two runs):
+    load: plain table vs ogr2ogr               15.44 s / 20.25 s = 0.76    16.19 s / 18.06 s = 0.90
+    load: store parcels vs ogr2ogr             32.35 s / 20.25 s = 1.60    40.41 s / 18.06 s = 2.24
+      (history trigger off: 32.20 s: history costs nothing measurable now)
+    read → GeoPackage vs ogr2ogr               24.24 s / 31.52 s = 0.77
+    audit from postgresql:// vs GeoParquet     14.71 s / 8.57 s = 1.72 (the GeoParquet side got faster)
+  The store load alone (write_source, no GeoPackage read) took 28.8–32.8 s over four runs; read_source of
+  1 M rows 7.2–9.0 s, of which the per-row libpq loop is 3 s (a parallel read over two connections in one
+  exported snapshot was tried and gained nothing: the loop holds the GIL).
+
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
         python bench/bench_store.py --n 1000000 --steps load,read   (the issue's size, in two runs
