@@ -161,3 +161,20 @@ def test_module_entry_point_runs_slope(tmp_path, dem):
     proc = subprocess.run([sys.executable, "-m", "gis", "raster", "slope", str(tmp_path / "nope.tif"), "--out",
                            str(tmp_path / "t.tif")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("parkgis: error: no such file")
+
+
+def test_reproject_help_names_every_resampling_method_and_a_wrong_one_is_one_line(run_cli, tmp_path, dem):
+    """The command lists GDAL's methods in its help (no click.Choice: `import gis.cli` stays free of rasterio);
+    the list must stay the library's, and an unknown method is refused in one line."""
+    import gis.cli
+    from gis.raster import RESAMPLING
+
+    option = next(p for p in gis.cli.cli.commands["raster"].commands["reproject"].params if p.name == "resampling")
+    help_text = " ".join(option.help.split())
+    assert all(m in help_text for m in RESAMPLING)
+    assert "rasterio" not in subprocess.run([sys.executable, "-c", "import sys, gis.cli; print(sorted(sys.modules))"],
+                                            capture_output=True, text=True, check=True).stdout
+    code, out, err = run_cli("raster", "reproject", str(dem), "--dst-crs", "EPSG:4490", "--resampling", "sinc",
+                             "--out", str(tmp_path / "r.tif"))
+    assert code == 2 and "unknown resampling 'sinc'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.tif").exists()
