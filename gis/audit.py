@@ -171,7 +171,7 @@ def audit(parcels: gpd.GeoDataFrame, rules=None, *, by=None, zones: gpd.GeoDataF
     glob = reduce_facts(plan, [partition_facts(plan, prep)])
     if plan.rank_scores:
         set_rank_cuts(plan, glob, [partition_scores(plan, prep, glob)])
-    part = finish_partition(plan, prep, glob)
+    part = finish_partition(plan, prep, glob, sort_findings=False)  # one partition: reduce_partitions sorts
     tables = reduce_partitions(plan, [part])
     log.info("audited %d parcels against %d rules: %d findings", part.n, len(tables["rules"]), len(tables["findings"]))
     return AuditResult(parcels=part.parcels, summary=tables["summary"], findings=tables["findings"], rules=tables["rules"],

@@ -177,9 +177,10 @@ def partition_scores(plan: AuditPlan, prep: Prepared, glob: Globals) -> dict:
     return out
 
 
-def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals) -> PartResult:
+def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals, *, sort_findings: bool = True) -> PartResult:
     """Scores, classes and overall verdicts with the whole layer's figures; the partition's parcels
-    (``row`` = the layer's 1-based row), findings (rows of the layer, 0-based) and per-group sums."""
+    (``row`` = the layer's 1-based row), findings (rows of the layer, 0-based) and per-group sums.
+    ``sort_findings=False`` leaves the findings in the order made (the reduce step sorts them anyway)."""
     frame = prep.frame
     new_cols = dict(prep.rule_cols)
     verdicts = list(prep.verdicts)
@@ -222,7 +223,7 @@ def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals) -> PartResu
     rule_sums = {(r.id, lv): summary_rule_sums(frame, r, lv, min_area_m2=plan.min_area_m2)
                  for r in plan.summary_rules for lv in r.levels if lv in frame.columns}
 
-    findings = concat_findings(parts, ids=frame)
+    findings = concat_findings(parts, ids=frame, sort=sort_findings)
     if len(findings):
         findings["row"] = findings["row"] + prep.offset
     candidates = _dup_candidates(frame, glob.dup_hashes, prep.offset)
