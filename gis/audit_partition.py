@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import InputError
 from .findings import concat_findings, row_findings
-from .intensity import DECLARED_TOLERANCE_PCT, MIN_AREA_M2, _group_codes, area_findings, level_sums, parcel_metrics, summary_levels
+from .intensity import DECLARED_TOLERANCE_PCT, MIN_AREA_M2, GroupTotals, _group_codes, area_findings, level_sums, parcel_metrics, summary_levels
 from .parcels import check_values, map_headers
 from .rules import VERDICTS, absent_columns, evaluate_rule, overall_verdict, summary_rule_sums
 from .scoring import add_facts, evaluate_score, resolve_score, score_facts
@@ -215,9 +215,10 @@ def finish_partition(plan: AuditPlan, prep: Prepared, glob: Globals, *, sort_fin
     verdict = frame["verdict"].to_numpy()
     is_verdict = {v: verdict == v for v in VERDICTS}  # once, not once per level
     cache: dict = {}  # the registry's parcel filters and addends, computed once for every level
+    totals = GroupTotals({level: _group_codes(frame, level) for level in levels})  # every level in one pass
     for level in levels:
-        codes, groups = _group_codes(frame, level)
-        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2, cache=cache, grouped=(codes, groups))
+        codes, groups = totals.levels[level]
+        sums[level] = level_sums(frame, level, min_area_m2=plan.min_area_m2, cache=cache, totals=totals)
         counts[level] = pd.DataFrame({f"n_{v.replace('/', '')}": np.bincount(codes[is_verdict[v]], minlength=len(groups))
                                       for v in VERDICTS}, index=groups)
     rule_sums = {(r.id, lv): summary_rule_sums(frame, r, lv, min_area_m2=plan.min_area_m2)

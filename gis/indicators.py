@@ -197,13 +197,15 @@ def group_indicators(frame: pd.DataFrame, codes, n_groups: int, *, zone_area_m2=
     return indicator_values(sums, zone_area_m2=zone_area_m2), indicator_lacking(frame, zone_area=zone_area_m2 is not None)
 
 
-def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: float = 1.0, cache: dict | None = None) -> dict:
+def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: float = 1.0, cache: dict | None = None,
+                   totals=None, level=None) -> dict:
     """Additive sums of every registry zone indicator per group: ``{name: (Σ numerator, Σ denominator)}``.
 
     Σ denominator is None for an indicator over the zone's own land (``zone_area_m2``); a side whose
     inputs the frame lacks is all NaN (so partitions' sums of it stay NaN). ``cache`` (a dict kept
     between calls on the same frame, e.g. one per summary level) keeps each side's values, mask and per-parcel
-    addends, so each further level costs two ``bincount`` per indicator.
+    addends, so each further level costs two ``bincount`` per indicator; ``totals``
+    (:class:`gis.intensity.GroupTotals`, with ``level``) sums them for every level in one pass.
     """
     reg = load_registry()["zone_indicators"]
     codes = np.asarray(codes, dtype=np.int64)
@@ -226,7 +228,8 @@ def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: fl
         return cache[key]
 
     def addends(spec, reported_by=None):
-        """Each parcel's addend to a side's Σ (0 where it does not count), kept for every level; None when lacking."""
+        """(key, each parcel's addend to a side's Σ (0 where it does not count)), kept for every level; the
+        addends are None when the side's inputs are lacking."""
         key = ("addends", repr(spec), repr(reported_by), min_area_m2)
         if key not in cache:
             values, mask, lack = side(spec)
@@ -236,23 +239,25 @@ def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: fl
                 if reported_by is not None:  # a reported figure: only parcels that report it count below the line
                     mask = mask & np.isfinite(side(reported_by)[0])
                 cache[key] = np.where(mask, values, 0.0)
-        return cache[key]
+        return key, cache[key]
 
-    def total(w):
+    def total(key, w):
+        if totals is not None and every:
+            return totals.total(key, w, level)
         return np.bincount(cz, weights=w if every else np.where(inzone, w, 0.0), minlength=n_groups)
 
     for name, rec in reg.items():
         num_spec, den_spec = rec["numerator"], rec["denominator"]
-        num_w = addends(num_spec)
-        num = nan if num_w is None else total(num_w)
+        num_key, num_w = addends(num_spec)
+        num = nan if num_w is None else total(num_key, num_w)
         if den_spec["sum"] == "zone_area_m2":
             out[name] = (num, None)
             continue
-        den_w = None if num_w is None else addends(den_spec, None if num_spec["sum"] in _AREA else num_spec)
+        den_key, den_w = (None, None) if num_w is None else addends(den_spec, None if num_spec["sum"] in _AREA else num_spec)
         if den_w is None:
             out[name] = (nan, nan)
             continue
-        out[name] = (num, total(den_w))
+        out[name] = (num, total(den_key, den_w))
     return out
 
 

@@ -29,7 +29,7 @@ from .units import HA_M2, MU_M2
 __all__ = [
     "METRICS", "MIN_AREA_M2", "DECLARED_TOLERANCE_PCT",
     "parcel_metrics", "area_findings", "safe_ratio", "aggregate", "summarise", "indicator_notes", "SUMMARY_METRICS",
-    "level_sums", "add_sums", "metric_pairs", "finish_sums", "summary_levels", "stack_summary", "metric_ratio",
+    "level_sums", "GroupTotals", "add_sums", "metric_pairs", "finish_sums", "summary_levels", "stack_summary", "metric_ratio",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,29 +212,70 @@ _STATUSES = ("planned", "supplied", "under_construction", "built", "idle")
 _MONEY = ("investment_wan", "output_wan", "tax_wan", "value_added_wan")
 
 
+class GroupTotals:
+    """Per-group sums for several summary levels of one frame from one pass over its rows.
+
+    Each addend is summed once per combination of the levels' groups (one ``bincount`` over the rows);
+    a level's sums are then sums over those combinations, which are few. ``levels`` maps each level to
+    its ``(codes, groups)`` (:func:`_group_codes`; codes ≥ 0).
+    """
+
+    def __init__(self, levels: dict):
+        self.levels = dict(levels)
+        combo, size = None, 1
+        for codes, groups in self.levels.values():  # combine two at a time: the numbers stay below the rows
+            combo = codes.astype(np.int64) if combo is None else combo * len(groups) + codes
+            combo, uniques = pd.factorize(combo, sort=False)
+            combo, size = combo.astype(np.int64), len(uniques)
+        self.combo, self.n = (np.zeros(0, np.int64), 0) if combo is None else (combo, size)
+        first = np.full(self.n, -1, dtype=np.int64)
+        first[self.combo[::-1]] = np.arange(len(self.combo))[::-1]  # a row of each combination
+        self.of_combo = {lv: codes[first] for lv, (codes, _) in self.levels.items()}
+        self._sums: dict = {}
+
+    def total(self, key, weights, level) -> np.ndarray:
+        """Σ ``weights`` per group of ``level`` (``key`` names the addend, kept for the other levels)."""
+        if key not in self._sums:
+            self._sums[key] = np.bincount(self.combo, weights=weights, minlength=self.n)
+        return np.bincount(self.of_combo[level], weights=self._sums[key], minlength=len(self.levels[level][1]))
+
+    def count(self, key, mask, level) -> np.ndarray:
+        """How many rows of each group of ``level`` ``mask`` holds."""
+        if key not in self._sums:
+            self._sums[key] = np.bincount(self.combo[mask], minlength=self.n)
+        return np.bincount(self.of_combo[level], weights=self._sums[key],
+                           minlength=len(self.levels[level][1])).astype(np.int64)
+
+
 def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2,
-               cache: dict | None = None, grouped=None) -> pd.DataFrame:
+               cache: dict | None = None, grouped=None, totals: GroupTotals | None = None) -> pd.DataFrame:
     """The additive part of a summary level: one row per group (index), sums only, so the sums of
     several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary.
 
     ``cache`` (a dict kept between the levels of one frame) keeps each parcel's addends, so each further
     level is one ``bincount`` per column; ``grouped`` may pass the level's ``(codes, groups)`` when the
-    caller has them."""
-    codes, groups = _group_codes(frame, level) if grouped is None else grouped
+    caller has them; ``totals`` (a :class:`GroupTotals` holding this level) sums every level in one pass."""
+    if totals is not None and level in totals.levels:
+        codes, groups = totals.levels[level]
+    else:
+        codes, groups = _group_codes(frame, level) if grouped is None else grouped
+        totals = None
     n = len(groups)
     cache = {} if cache is None else cache
     key = ("level_addends", min_area_m2)
     if key not in cache:
         cache[key] = _level_addends(frame, min_area_m2)
-    cols = {"n_parcels": np.bincount(codes, minlength=n)}
+    ones = np.ones(len(codes), dtype=bool)
+    cols = {"n_parcels": totals.count("n_parcels", ones, level) if totals else np.bincount(codes, minlength=n)}
     for name, w in cache[key].items():
         if w is None:
             cols[name] = np.full(n, np.nan)
         elif w.dtype == bool:  # a count
-            cols[name] = np.bincount(codes[w], minlength=n)
+            cols[name] = totals.count(name, w, level) if totals else np.bincount(codes[w], minlength=n)
         else:
-            cols[name] = np.bincount(codes, weights=w, minlength=n)
-    for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2, cache=cache).items():
+            cols[name] = totals.total(name, w, level) if totals else np.bincount(codes, weights=w, minlength=n)
+    for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2, cache=cache,
+                                               totals=totals, level=level).items():
         cols[f"Σnum:{name}"] = s_num
         if s_den is not None:
             cols[f"Σden:{name}"] = s_den
