@@ -242,7 +242,7 @@ def indicator_sums(frame: pd.DataFrame, codes, n_groups: int, *, min_area_m2: fl
         return key, cache[key]
 
     def total(key, w):
-        if totals is not None and every:
+        if totals is not None and every:  # the summary levels, in one pass (zone-layer codes may be -1: not so)
             return totals.total(key, w, level)
         return np.bincount(cz, weights=w if every else np.where(inzone, w, 0.0), minlength=n_groups)
 

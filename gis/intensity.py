@@ -222,12 +222,11 @@ class GroupTotals:
 
     def __init__(self, levels: dict):
         self.levels = dict(levels)
-        combo, size = None, 1
-        for codes, groups in self.levels.values():  # combine two at a time: the numbers stay below the rows
-            combo = codes.astype(np.int64) if combo is None else combo * len(groups) + codes
-            combo, uniques = pd.factorize(combo, sort=False)
+        combo, size = np.zeros(0, np.int64), 0
+        for k, (codes, groups) in enumerate(self.levels.values()):  # two at a time: the numbers stay below the rows
+            combo, uniques = pd.factorize(codes if k == 0 else combo * len(groups) + codes, sort=False)
             combo, size = combo.astype(np.int64), len(uniques)
-        self.combo, self.n = (np.zeros(0, np.int64), 0) if combo is None else (combo, size)
+        self.combo, self.n = combo, size
         first = np.full(self.n, -1, dtype=np.int64)
         first[self.combo[::-1]] = np.arange(len(self.combo))[::-1]  # a row of each combination
         self.of_combo = {lv: codes[first] for lv, (codes, _) in self.levels.items()}
@@ -248,32 +247,28 @@ class GroupTotals:
 
 
 def level_sums(frame: pd.DataFrame, level: str | None, *, min_area_m2: float = MIN_AREA_M2,
-               cache: dict | None = None, grouped=None, totals: GroupTotals | None = None) -> pd.DataFrame:
+               cache: dict | None = None, totals: GroupTotals | None = None) -> pd.DataFrame:
     """The additive part of a summary level: one row per group (index), sums only, so the sums of
     several partitions add up (:func:`add_sums`) and :func:`finish_sums` turns them into the summary.
 
-    ``cache`` (a dict kept between the levels of one frame) keeps each parcel's addends, so each further
-    level is one ``bincount`` per column; ``grouped`` may pass the level's ``(codes, groups)`` when the
-    caller has them; ``totals`` (a :class:`GroupTotals` holding this level) sums every level in one pass."""
-    if totals is not None and level in totals.levels:
-        codes, groups = totals.levels[level]
-    else:
-        codes, groups = _group_codes(frame, level) if grouped is None else grouped
-        totals = None
+    ``cache`` (a dict kept between the levels of one frame) keeps each parcel's addends; ``totals`` (a
+    :class:`GroupTotals` holding this level and the others) sums every level in one pass over the rows."""
+    if totals is None or level not in totals.levels:
+        totals = GroupTotals({level: _group_codes(frame, level)})
+    codes, groups = totals.levels[level]
     n = len(groups)
     cache = {} if cache is None else cache
     key = ("level_addends", min_area_m2)
     if key not in cache:
         cache[key] = _level_addends(frame, min_area_m2)
-    ones = np.ones(len(codes), dtype=bool)
-    cols = {"n_parcels": totals.count("n_parcels", ones, level) if totals else np.bincount(codes, minlength=n)}
+    cols = {"n_parcels": totals.count("n_parcels", np.ones(len(codes), dtype=bool), level)}
     for name, w in cache[key].items():
         if w is None:
             cols[name] = np.full(n, np.nan)
         elif w.dtype == bool:  # a count
-            cols[name] = totals.count(name, w, level) if totals else np.bincount(codes[w], minlength=n)
+            cols[name] = totals.count(name, w, level)
         else:
-            cols[name] = totals.total(name, w, level) if totals else np.bincount(codes, weights=w, minlength=n)
+            cols[name] = totals.total(name, w, level)
     for name, (s_num, s_den) in indicator_sums(frame, codes, n, min_area_m2=min_area_m2, cache=cache,
                                                totals=totals, level=level).items():
         cols[f"Σnum:{name}"] = s_num
@@ -385,9 +380,11 @@ def summarise(frame: pd.DataFrame, *, levels=("park_id", "zone_id"), by=None,
     whole layer. Levels missing from the frame are skipped (logged). The one-partition case of
     :func:`level_sums` → :func:`add_sums` → :func:`finish_sums`.
     """
+    chosen = summary_levels(frame, levels=levels, by=by)
     cache: dict = {}
-    return stack_summary({level: finish_sums(level_sums(frame, level, min_area_m2=min_area_m2, cache=cache))
-                          for level in summary_levels(frame, levels=levels, by=by)})
+    totals = GroupTotals({level: _group_codes(frame, level) for level in chosen})
+    return stack_summary({level: finish_sums(level_sums(frame, level, min_area_m2=min_area_m2, cache=cache,
+                                                        totals=totals)) for level in chosen})
 
 
 def indicator_notes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -122,3 +122,24 @@ def test_from_gcj02_on_area_commands_and_the_datav_hint(tmp_path, run_cli):
     assert fixed["area_m2"].iloc[0] == pytest.approx(truth, rel=1e-6)
     assert abs(plain["area_m2"].iloc[0] / truth - 1) > 2e-4  # GCJ-02 measured as WGS84 is visibly off
     assert plain["center"].iloc[0] == "[103.84, 36.05]"  # lists as JSON text, never numpy repr
+
+
+def test_a_nan_point_inside_a_multipoint_is_found_on_reading_and_writing(tmp_path):
+    """Bounds skip a NaN vertex and a MultiPoint has no area or length to turn NaN: its coordinates are read."""
+    import geopandas as gpd
+    import numpy as np
+    import pytest
+    import shapely
+
+    from gis.errors import InputError
+    from gis.io import read, write_layer
+
+    g = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.MultiPoint([(103.6, 36.5), (np.nan, 36.6)]),
+                                                   shapely.Point(103.7, 36.5)], crs="EPSG:4490")
+    g.to_parquet(tmp_path / "pts.parquet")
+    r = read(tmp_path / "pts.parquet")
+    assert r.findings["check"].tolist() == ["coordinates_not_finite"] and r.findings["row"].tolist() == [1]
+    assert r.frame.geometry.iloc[0] is None and len(r.frame) == 2
+    with pytest.raises(InputError, match="1 geometries have NaN"):
+        write_layer(g, tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()

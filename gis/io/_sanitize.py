@@ -19,7 +19,7 @@ from ..errors import CRSError
 from ..findings import concat_findings, empty_findings, row_findings
 from ..parallel import map_array
 
-__all__ = ["sanitize", "PLAUSIBLE_PROJECTED_M"]
+__all__ = ["sanitize", "nonfinite_rows", "PLAUSIBLE_PROJECTED_M"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,28 @@ def _area_plus_length(geoms):
     return shapely.area(geoms) + shapely.length(geoms)
 
 
+def nonfinite_rows(geoms, *, bounds=None) -> np.ndarray:
+    """True for each geometry with a NaN or infinite coordinate (the reader's check and the writer's).
+
+    Cheap whole-array screens first, on every core: a NaN vertex leaves the bounds finite but makes the
+    area or the length NaN. Points have neither, so theirs are always looked at; coordinates are read
+    only for rows failing a screen. ``bounds`` may pass ``shapely.bounds(geoms)`` when the caller has it.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if bounds is None:
+        bounds = map_array(shapely.bounds, geoms)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(bounds).all(axis=1) & np.isfinite(map_array(_area_plus_length, geoms))
+    ok |= shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    ok &= ~np.isin(shapely.get_type_id(geoms), (0, 4, 7))  # points, multipoints, collections
+    out = np.zeros(len(geoms), dtype=bool)
+    idx = np.flatnonzero(~ok)
+    if len(idx):
+        coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
+        out[idx[np.unique(owner[~np.isfinite(coords).all(axis=1)])]] = True
+    return out
+
+
 def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
     """``(geometry, findings, notices)``: 2-D geometry with impossible rows set missing, and why.
 
@@ -74,17 +96,8 @@ def sanitize(geoms: np.ndarray, crs, *, name: str) -> tuple[np.ndarray, pd.DataF
         return geoms, empty_findings(), notices
     if shapely.has_z(geoms[present]).any():
         notices.append(f"{name} has heights (Z): they are kept but ignored, areas are on the ellipsoid")
-    # Cheap screens on whole arrays first (bounds, area, length); coordinates only for suspect rows.
-    with np.errstate(invalid="ignore"):
-        bounds = map_array(shapely.bounds, geoms)  # NaN for missing/empty rows
-        suspect = present & (~np.isfinite(bounds).all(axis=1) | np.isnan(map_array(_area_plus_length, geoms)))
-    suspect &= ~shapely.is_empty(geoms)
-    nonfinite = np.zeros(n, dtype=bool)
-    if suspect.any():
-        idx = np.flatnonzero(suspect)
-        coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
-        bad_xy = ~np.isfinite(coords).all(axis=1)
-        nonfinite[idx[np.unique(owner[bad_xy])]] = True
+    bounds = map_array(shapely.bounds, geoms)  # NaN for missing/empty rows
+    nonfinite = nonfinite_rows(geoms, bounds=bounds)
     if nonfinite.any():
         parts.append(row_findings(stub, nonfinite, kind="geometry", check="coordinates_not_finite", severity="error",
                                   reason_zh="坐标含 NaN 或无穷大，面积缺失",

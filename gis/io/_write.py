@@ -122,25 +122,9 @@ def write_parquet_table(table, path) -> None:
 def _check_finite(gdf, name: str) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame) or not len(gdf):
         return
-    from ..parallel import map_chunks
+    from ._sanitize import nonfinite_rows
 
-    values = np.asarray(gdf.geometry.values, dtype=object)
-
-    def bad_rows(a, b):
-        # cheap screens first (a NaN vertex leaves the bounds finite but makes area or length NaN); the
-        # coordinates only of rows that fail them, and of points, whose area and length are 0 anyway
-        g = values[a:b]
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(shapely.bounds(g)).all(axis=1) & np.isfinite(shapely.area(g) + shapely.length(g))
-        ok |= shapely.is_missing(g) | shapely.is_empty(g)
-        ok &= ~np.isin(shapely.get_type_id(g), (0, 4, 7))
-        idx = np.flatnonzero(~ok)
-        if not len(idx):
-            return idx
-        coords, owner = shapely.get_coordinates(g[idx], return_index=True)
-        return a + idx[np.unique(owner[~np.isfinite(coords).all(axis=1)])]
-
-    rows = np.concatenate(map_chunks(bad_rows, len(values)))
+    rows = np.flatnonzero(nonfinite_rows(gdf.geometry.values))
     if len(rows):
         raise InputError(f"{len(rows)} geometries have NaN or infinite coordinates (rows {_rows(rows)}): "
                          f"{name} would hold no valid coordinates for them; nothing written")
