@@ -138,9 +138,10 @@ def cluster(**settings) -> Cluster:
     if _FAILED:
         skip_or_fail(_FAILED)
     try:
+        import adbc_driver_postgresql  # noqa: F401
         import psycopg  # noqa: F401
-    except ImportError:
-        _FAILED = "psycopg is not installed (pip install 'parkgis[postgis]')"
+    except ImportError as exc:
+        _FAILED = f"{exc.name} is not installed (pip install 'parkgis[postgis]')"
         skip_or_fail(_FAILED)
     bindir = _bindir()
     if bindir is None or not (bindir / "initdb").exists():

@@ -124,6 +124,54 @@ def test_plain_table_keeps_dates_categories_nullable_integers_and_mixed_text(pg,
     assert back["tax_wan"].tolist()[:2] == ["12.5", "待核实"] and pd.isna(back["tax_wan"][2])
 
 
+def test_tables_written_by_others_read_with_their_types(pg, db):
+    """A table made in SQL (as QGIS or psql would): every type comes back as pandas holds it, a missing
+    number as NaN or <NA>, never 0; numeric as float; other types as their text; a one-part MultiPolygon
+    of a plain table stays a MultiPolygon."""
+    from gis.store.io import read_source
+
+    with pg.admin(db) as conn:
+        conn.execute("""CREATE TABLE others (a int2, b int4, c int8, d float4, e numeric, f bool, g timestamptz,
+                        h date, i varchar(5), j json, geom geometry(MultiPolygon, 4490))""")
+        conn.execute("""INSERT INTO others VALUES
+            (1, 2, 9007199254740993, 1.5, 2.25, true, '2026-01-02 03:04:05+08', '2026-03-04', 'ab', '{"k": 1}',
+             'SRID=4490;MULTIPOLYGON(((103 36,103.01 36,103.01 36.01,103 36)))'),
+            (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)""")
+    back = read_source(pg.url(db, table="others"))
+    assert back["a"].dtype == "Int64" and back["a"].tolist()[0] == 1 and pd.isna(back["a"][1])
+    assert back["c"].tolist()[0] == 9007199254740993  # past 2**53: no float on the way
+    assert back["d"].dtype == np.float64 and back["d"][0] == 1.5 and np.isnan(back["d"][1])
+    assert back["e"].dtype == np.float64 and back["e"][0] == 2.25 and np.isnan(back["e"][1])
+    assert back["f"].dtype == "boolean" and back["f"][0] and pd.isna(back["f"][1])
+    assert back["g"][0] == pd.Timestamp("2026-01-01 19:04:05", tz="UTC") and pd.isna(back["g"][1])
+    assert back["h"][0] == pd.Timestamp("2026-03-04") and pd.isna(back["h"][1])
+    assert back["i"][0] == "ab" and json.loads(back["j"][0]) == {"k": 1} and pd.isna(back["j"][1])
+    assert back.geometry[0].geom_type == "MultiPolygon" and back.geometry[1] is None and back.crs.to_epsg() == 4490
+
+
+def test_one_part_multipolygons_unwrapped_in_any_byte_order():
+    """The store's one-part MultiPolygons are read as their Polygon by cutting the WKB header: little and
+    big endian, with and without SRID; several parts, Polygons and nulls stay as they are."""
+    import pyarrow as pa
+
+    from gis.store._read import _geometries
+
+    one = shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])
+    two = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)])
+    with_srid = shapely.set_srid(one, 4490)
+    values = [shapely.to_wkb(one, byte_order=1), shapely.to_wkb(one, byte_order=0),
+              shapely.to_wkb(with_srid, byte_order=1, include_srid=True),
+              shapely.to_wkb(with_srid, byte_order=0, include_srid=True), None,
+              shapely.to_wkb(two, byte_order=1), shapely.to_wkb(shapely.box(5, 5, 6, 6), byte_order=0)]
+    arr = pa.array(values, type=pa.binary())
+    for column in (arr, arr.slice(1)):
+        got = _geometries(column, single_parts=True)
+        want = [None if v is None else shapely.from_wkb(v) for v in column.to_pylist()]
+        want = [w.geoms[0] if w is not None and w.geom_type == "MultiPolygon" and len(w.geoms) == 1 else w for w in want]
+        assert [None if g is None else g.wkt for g in got] == [None if w is None else w.wkt for w in want]
+    assert [g.geom_type for g in _geometries(arr, single_parts=False) if g is not None][:4] == ["MultiPolygon"] * 4
+
+
 def test_plain_table_needs_overwrite_and_query_reads(pg, db):
     from gis.store.io import read_source, write_source
 

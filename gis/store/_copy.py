@@ -19,7 +19,7 @@ import shapely
 
 from ..errors import InputError
 
-__all__ = ["pg_type", "frame_to_arrow", "copy_in", "copy_out_frame", "wkb_hex", "MAX_IDENTIFIER_BYTES"]
+__all__ = ["pg_type", "frame_to_arrow", "copy_in", "wkb_hex", "MAX_IDENTIFIER_BYTES"]
 
 log = logging.getLogger(__name__)
 
@@ -146,66 +146,3 @@ def copy_in(cursor, statement, tables) -> int:
             sent += table.num_rows
             log.debug("copied %d rows", sent)
     return sent
-
-
-def _copy_out_chunks(conn, statement) -> list:
-    """The rows of ``COPY … TO STDOUT``, one piece each, read with libpq's own loop.
-
-    psycopg's COPY iterator costs ~7 µs of Python per row (half the time of reading a million
-    parcels); this calls ``PQgetCopyData`` in blocking mode in a tight loop instead. Errors come back
-    as :class:`psycopg.DatabaseError`.
-    """
-    import psycopg
-    from psycopg import pq
-
-    pgconn = conn.pgconn
-    pgconn.send_query(statement.as_string(conn).encode("utf-8"))
-    while pgconn.flush():
-        pass
-    res = pgconn.get_result()
-    if res is None or res.status != pq.ExecStatus.COPY_OUT:
-        message = (res.error_message.decode("utf-8", "replace") if res is not None else "") or "COPY did not start"
-        while pgconn.get_result() is not None:
-            pass
-        raise psycopg.DatabaseError(_server_message(message))
-    chunks = []
-    get = pgconn.get_copy_data
-    while True:
-        n, row = get(0)
-        if n > 0:
-            chunks.append(row)
-        elif n == -1:
-            break
-        else:  # -2: an error
-            break
-    failed = None
-    while (res := pgconn.get_result()) is not None:
-        if res.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT):
-            failed = res.error_message.decode("utf-8", "replace").strip() or "COPY failed"
-    if failed or n == -2:
-        raise psycopg.DatabaseError(_server_message(failed or pgconn.error_message.decode("utf-8", "replace")))
-    return chunks
-
-
-def _server_message(text: str) -> str:
-    return text.strip().removeprefix("ERROR:").strip()
-
-
-def copy_out_frame(cursor, select, columns: list[tuple[str, str]], *, geometry_column: str | None,
-                   single_parts: bool = False) -> pd.DataFrame:
-    """Run ``COPY (select) TO STDOUT (FORMAT binary)`` and parse it: a DataFrame, geometry in ``__geometry__``.
-
-    ``select`` is the query (a psycopg ``sql`` object) and ``columns`` the (name, pg typname) it
-    returns, in order; build its SELECT list with :func:`gis.store._binary.select_expression`.
-    """
-    from psycopg import sql
-
-    from ._binary import parse_binary_copy
-
-    names = [n for n, _ in columns]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise InputError(f"the result has two columns named {dup!r}: rename one")
-    conn = cursor.connection
-    chunks = _copy_out_chunks(conn, sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select))
-    return parse_binary_copy(chunks, columns, geometry_column=geometry_column, single_parts=single_parts)

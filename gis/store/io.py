@@ -21,8 +21,8 @@ import shapely
 
 from ..crs import require_crs, to_crs
 from ..errors import CRSError, InputError, LayerNotFoundError, OutputExistsError
-from ._binary import select_expression
-from ._copy import MAX_IDENTIFIER_BYTES, copy_in, copy_out_frame, frame_to_arrow, pg_type
+from ._copy import MAX_IDENTIFIER_BYTES, copy_in, frame_to_arrow, pg_type
+from ._read import read_select, select_expression
 from .schema import AUDIT_TABLES, CORE_COLUMNS, MANAGED, META_TABLE, STORE_SRID, schema_of, store_info
 from .url import connect, parse_url, redact
 
@@ -46,7 +46,11 @@ def read_source(url: str, *, layer: str | None = None, crs=None) -> gpd.GeoDataF
     red = target.redacted
     if not target.table and not target.sql:
         raise InputError(f"{red}: name a table (?table=parcels) or a query (?sql=SELECT …)")
+    import psycopg
+
     with connect(target) as (conn, target):
+        # one snapshot for the catalogue look-ups and the rows (the rows are read in it: gis.store._read)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         cur = conn.cursor()
         if target.table:
@@ -115,7 +119,8 @@ def _read_table(conn, cur, target, crs):
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), sql.Identifier(schema, table))
     # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
-    df = copy_out_frame(cur, select, chosen, geometry_column=geom, single_parts=bool(skip))
+    df = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red,
+                     single_parts=bool(skip))
     return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}")
 
 
@@ -141,13 +146,17 @@ def _read_query(conn, cur, target, crs):
     names = {oid: name for oid, name in conn.execute("SELECT oid, typname FROM pg_type WHERE oid = ANY(%s)",
                                                      [list(set(oids))]).fetchall()}
     chosen = [(d.name, names.get(d.type_code, "text")) for d in cur.description]
+    names = [n for n, _ in chosen]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(f"{red}: the query returns two columns named {dup!r}: rename one")
     geom_cols = [n for n, t in chosen if t == "geometry"]
     if not geom_cols:
         raise InputError(f"{red}: the query returns no geometry column (columns: {', '.join(n for n, _ in chosen)})")
     geom = "geom" if "geom" in geom_cols else geom_cols[0]
     select = sql.SQL("SELECT {} FROM ({}) AS q").format(
         sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), query)
-    df = copy_out_frame(cur, select, chosen, geometry_column=geom)
+    df = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red)
     geoms = df["__geometry__"].to_numpy()
     present = ~shapely.is_missing(geoms)
     srids = sorted({int(s) for s in np.unique(shapely.get_srid(geoms[present]))}) if present.any() else []
