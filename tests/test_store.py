@@ -149,6 +149,82 @@ def test_tables_written_by_others_read_with_their_types(pg, db):
     assert back.geometry[0].geom_type == "MultiPolygon" and back.geometry[1] is None and back.crs.to_epsg() == 4490
 
 
+def test_binary_copy_equals_psycopgs_own_rows_and_other_types_go_as_csv(pg, db, caplog):
+    """The numpy binary COPY writer against psycopg's row writer (the reference), on every type it sends,
+    nulls in each; a column of a type it has no binary form for (numeric, date) sends CSV, same values;
+    an integer too big for an int4 column is refused by name; WKB without SRID takes the column's."""
+    import datetime as dt
+
+    import psycopg
+    import pyarrow as pa
+    from psycopg import sql
+
+    from gis.store._copy import copy_in, wkb_binary
+
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc)
+    poly = shapely.MultiPolygon([shapely.box(103, 36, 103.01, 36.01)])
+    table = pa.table({"a": pa.array([1, None, -7], type=pa.int64()), "b": pa.array([2**40, 5, None], type=pa.int64()),
+                      "c": pa.array([1.25, None, float("inf")]), "d": pa.array([0.5, 2.0, None]),
+                      "e": pa.array([True, None, False]), "f": pa.array([when, None, when], type=pa.timestamp("us", tz="UTC")),
+                      "g": pa.array([when.replace(tzinfo=None), None, None], type=pa.timestamp("us")),
+                      "h": pa.array(["地块 'x'", None, ""]), "i": pa.array(['{"k": [1, 2]}', None, "null"]),
+                      "geom": wkb_binary(np.array([poly, None, shapely.box(0, 0, 1, 1)], dtype=object), multi=True)})
+    ddl = ("(a int4, b int8, c float8, d float4, e bool, f timestamptz, g timestamp, h text, i json, "
+           "geom geometry(MultiPolygon, 4490))")
+    rows = [(1, 2**40, 1.25, 0.5, True, when, when.replace(tzinfo=None), "地块 'x'", '{"k": [1, 2]}', poly.wkb_hex),
+            (None, 5, None, 2.0, None, None, None, None, None, None),
+            (-7, None, float("inf"), None, False, when, None, "", "null", shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]).wkb_hex)]
+    with pg.admin(db) as conn:
+        conn.execute(f"CREATE TABLE ours {ddl}")
+        conn.execute(f"CREATE TABLE theirs {ddl}")
+        with conn.cursor().copy("COPY theirs FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+        with caplog.at_level(logging.DEBUG, logger="gis.store._copy"):
+            assert copy_in(conn.cursor(), sql.Identifier("ours"), table) == 3
+        assert "copied 3 rows (binary)" in caplog.text
+        cols = "a, b, c, d, e, f, g, h, i::text, ST_AsEWKB(geom)"
+        ours = conn.execute(f"SELECT {cols} FROM ours").fetchall()
+        assert ours == conn.execute(f"SELECT {cols} FROM theirs").fetchall()
+        assert conn.execute("SELECT array_agg(DISTINCT ST_SRID(geom)) FROM ours WHERE geom IS NOT NULL").fetchone()[0] == [4490]
+        # numeric and date have no binary form here: the same rows go as CSV
+        conn.execute("CREATE TABLE mixed (a numeric, c date, h text, geom geometry(MultiPolygon, 4490))")
+        with caplog.at_level(logging.DEBUG, logger="gis.store._copy"):
+            copy_in(conn.cursor(), sql.Identifier("mixed"), pa.table({
+                "a": pa.array([1.5, None]), "c": pa.array(["2026-03-04", None]), "h": pa.array(["", None]),
+                "geom": wkb_binary(np.array([poly, None], dtype=object), multi=True)}))
+        assert "copied 2 rows (csv)" in caplog.text
+        got = conn.execute("SELECT a::float8, c::text, h, ST_SRID(geom) FROM mixed").fetchall()
+        assert got == [(1.5, "2026-03-04", "", 4490), (None, None, None, None)]
+        with pytest.raises(InputError, match="'a'.*int4"):
+            copy_in(conn.cursor(), sql.Identifier("ours"), pa.table({"a": pa.array([2**31], type=pa.int64())}))
+        with pytest.raises(psycopg.errors.InvalidParameterValue):  # a Polygon into a MultiPolygon column: the server says no
+            copy_in(conn.cursor(), sql.Identifier("ours"), pa.table({"geom": wkb_binary(np.array([shapely.box(0, 0, 1, 1)]))}))
+
+
+def test_a_first_load_leaves_the_tables_definition_as_it_was(store, pg, db):
+    """The first load drops the keys' and other indexes for speed and builds them again: afterwards the
+    constraints, indexes and triggers are the same, and the keys still refuse a repeated parcel_id."""
+    import psycopg
+
+    from gis.store.io import write_source
+
+    def definition():
+        with pg.admin(db) as conn:
+            return (sorted(conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                                        "WHERE conrelid = 'parcels'::regclass").fetchall()),
+                    sorted(r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'parcels'")),
+                    sorted(r[0] for r in conn.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'parcels'::regclass "
+                                                      "AND tgenabled = 'O'")))
+
+    before = definition()
+    assert any("PRIMARY KEY" in d for _, d in before[0]) and any("UNIQUE (parcel_id)" in d for _, d in before[0])
+    write_source(make_parcels(6), _t(store, "parcels"))
+    assert definition() == before
+    with pg.admin(db) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("INSERT INTO parcels (parcel_id, park_id, geom) SELECT parcel_id, park_id, geom FROM parcels LIMIT 1")
+
+
 def test_one_part_multipolygons_unwrapped_in_any_byte_order():
     """The store's one-part MultiPolygons are read as their Polygon by cutting the WKB header: little and
     big endian, with and without SRID; several parts, Polygons and nulls stay as they are."""

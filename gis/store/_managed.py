@@ -94,7 +94,7 @@ def arrow_chunks(plain, types, geoms, valid, *, srid: int, extra: dict | None = 
     """Arrow tables of ``rows`` rows: the columns, area_mu measured by :func:`gis.area.area_m2`, MultiPolygon WKB.
 
     A generator, so that the server inserts one chunk while the next is measured. ``extra`` adds
-    constant text columns (name -> value).
+    constant columns (name -> value: text, or a timestamp).
     """
     crs = f"EPSG:{srid}"
     for start in range(0, len(plain), rows):
@@ -103,7 +103,7 @@ def arrow_chunks(plain, types, geoms, valid, *, srid: int, extra: dict | None = 
         part = part.assign(area_mu=area_m2(g, crs=crs, valid=valid[start:start + rows]).to_numpy() / MU_M2)
         table = frame_to_arrow(part, types, geometry=g, multi=True)  # the store holds MultiPolygons
         for name, value in (extra or {}).items():
-            table = table.append_column(name, pa.array([value] * table.num_rows, type=pa.string()))
+            table = table.append_column(name, pa.repeat(pa.scalar(value), table.num_rows))
         yield table
 
 
@@ -134,17 +134,24 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
                 log.info("%s: added column %s (%s) to %s", red, c, types[c], table)
         existing = [n for n, _, _ in table_columns(conn, oid)]
         data_cols = [c for c in existing if c not in _INTERNAL]
-        sent = [*columns, "geom"]
         if not has_rows:  # a first load: straight into the table (its triggers see the COPY as one INSERT)
             # indexes that are no constraint are built once after the rows are in, not row by row
             rebuild = conn.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
                                    "WHERE i.indrelid = %s AND NOT i.indisunique AND NOT i.indisprimary", [oid]).fetchall()
+            # so are the keys' unique indexes (a sort instead of a million B-tree descents: the rows' keys were
+            # checked unique above, and adding the constraint back checks them again), unless a foreign key needs one
+            keys = conn.execute("SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conrelid = %s "
+                                "AND c.contype IN ('p', 'u') AND NOT EXISTS (SELECT 1 FROM pg_constraint f "
+                                "WHERE f.contype = 'f' AND f.confrelid = c.conrelid AND f.conindid = c.conindid)",
+                                [oid]).fetchall()
             for name, _ in rebuild:  # names and definitions as the server quotes them (regclass, pg_get_indexdef)
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
-            now = conn.execute("SELECT now()::text").fetchone()[0]
-            copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                t, sql.SQL(", ").join(sql.Identifier(c) for c in [*sent, "measured_at"])),
-                arrow_chunks(plain, types, geoms, valid, srid=srid, extra={"measured_at": now}))
+            for name, _ in keys:
+                conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(t, sql.Identifier(name)))
+            now = conn.execute("SELECT now()").fetchone()[0]
+            copy_in(conn.cursor(), t, arrow_chunks(plain, types, geoms, valid, srid=srid, extra={"measured_at": now}))
+            for name, definition in keys:
+                conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(t, sql.Identifier(name), sql.SQL(definition)))
             for _, definition in rebuild:
                 conn.execute(sql.SQL(definition))
             _before_swap(conn, f"{schema}.{table}")
@@ -153,9 +160,7 @@ def write_managed(conn, target, frame, *, overwrite: bool, srid: int) -> int:
         stage = sql.Identifier(f"parkgis_stage_{table}")
         conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             stage, sql.SQL(", ").join(sql.Identifier(c) for c in data_cols), t))
-        copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            stage, sql.SQL(", ").join(sql.Identifier(c) for c in sent)),
-            arrow_chunks(plain, types, geoms, valid, srid=srid))
+        copy_in(conn.cursor(), stage, arrow_chunks(plain, types, geoms, valid, srid=srid))
         conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(stage, sql.Identifier(key)))
         conn.execute(sql.SQL("ANALYZE {}").format(stage))
         _before_swap(conn, f"pg_temp.parkgis_stage_{table}")

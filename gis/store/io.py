@@ -283,9 +283,7 @@ def _write_plain(conn, target, frame, *, overwrite: bool, store_srid: int | None
         if exists and not overwrite:
             raise OutputExistsError(f"{red}: table {schema}.{table} exists", setting="overwrite")
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(t_stage, sql.SQL(", ").join(defs) if defs else sql.SQL("")))
-        columns = [*plain.columns, *(["geom"] if geoms is not None else [])]
-        copy_in(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            t_stage, sql.SQL(", ").join(sql.Identifier(c) for c in columns)), arrow)
+        copy_in(conn.cursor(), t_stage, arrow)
         if geoms is not None:
             conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
                 sql.Identifier(f"{staging}_geom_idx"), t_stage))

@@ -127,7 +127,7 @@ def remeasure(url, parcel_ids) -> int:
             geoms = gpd.GeoSeries(shapely.from_wkb(np.array([bytes(g) for _, g in rows], dtype=object)), crs=f"EPSG:{info.get('srid', 4490)}")
             mu = area_m2(geoms).to_numpy() / MU_M2
             conn.execute("CREATE TEMP TABLE parkgis_remeasure (fid bigint, area_mu double precision) ON COMMIT DROP")
-            copy_in(conn.cursor(), sql.SQL("COPY parkgis_remeasure (fid, area_mu) FROM STDIN (FORMAT csv)"),
+            copy_in(conn.cursor(), sql.Identifier("parkgis_remeasure"),
                     pa.table({"fid": pa.array([f for f, _ in rows], type=pa.int64()), "area_mu": pa.array(mu)}))
             n = conn.execute(sql.SQL("UPDATE {} p SET area_mu = r.area_mu, measured_at = now() FROM parkgis_remeasure r "
                                      "WHERE p.fid = r.fid").format(t)).rowcount

@@ -17,7 +17,7 @@ import pyarrow as pa
 import shapely
 
 from ..errors import InputError, OutputExistsError
-from ._copy import copy_in, wkb_hex
+from ._copy import copy_in, wkb_binary
 from .schema import STORE_SRID, require_store, schema_of
 from .url import connect
 
@@ -42,16 +42,16 @@ def _json_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def _geoms_4490(parcels) -> pa.Array:
-    """Hex WKB MultiPolygons in the store's SRID, one per parcel (null without geometry)."""
+    """WKB MultiPolygons in the store's SRID, one per parcel (null without geometry)."""
     if not isinstance(parcels, gpd.GeoDataFrame):
-        return pa.nulls(len(parcels), type=pa.string())
+        return pa.nulls(len(parcels), type=pa.binary())
     g = parcels.geometry
     if g.crs is not None and g.crs.to_epsg() != STORE_SRID:
         g = g.to_crs(STORE_SRID)
     arr = np.asarray(g.values, dtype=object)
     kinds = shapely.get_type_id(arr)
     out = np.where(np.isin(kinds, (3, 6)), arr, None)  # (multi)polygons; anything else has no place in the column
-    return wkb_hex(out, multi=True)  # the column's type gives it SRID 4490
+    return wkb_binary(out, multi=True)  # the column's type gives it SRID 4490
 
 
 def _column(frame, name, kind):
@@ -106,10 +106,8 @@ def write_audit_run(result, url, *, run: str | None = None, overwrite: bool = Fa
                               "[" + ",".join(_json_lines(result.summary)) + "]",
                               "[" + ",".join(_json_lines(result.rules)) + "]"])
                 cur = conn.cursor()
-                copy_in(cur, sql.SQL("COPY {} (run_id, \"row\", parcel_id, park_id, verdict, area_mu, result, geom) "
-                                     "FROM STDIN (FORMAT csv)").format(sql.Identifier(schema, "audit_results")), results)
-                copy_in(cur, sql.SQL("COPY {} (run_id, \"row\", parcel_id, severity, \"check\", detail) "
-                                     "FROM STDIN (FORMAT csv)").format(sql.Identifier(schema, "audit_findings")), findings)
+                copy_in(cur, sql.Identifier(schema, "audit_results"), results)
+                copy_in(cur, sql.Identifier(schema, "audit_findings"), findings)
         except pg_errors.UniqueViolation:
             raise OutputExistsError(f"{red}: the audit run {run!r} was written by someone else just now",
                                     setting="overwrite") from None

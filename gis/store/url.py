@@ -150,7 +150,7 @@ def connect(url, *, layer: str | None = None, autocommit: bool = False, need_pos
     red = target.redacted
     try:
         conn = psycopg.connect(target.conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
-                               application_name="parkgis")
+                               application_name="parkgis", client_encoding="UTF8")  # COPY sends UTF-8
     except psycopg.OperationalError as exc:
         raise InputError(f"cannot connect to {red}: {_explain(_first_line(exc))}") from None
     except psycopg.ProgrammingError as exc:  # a malformed conninfo
