@@ -155,22 +155,28 @@ def _union(series) -> pd.Categorical:
 
 
 def _attach_ids(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Fill the id columns of the findings that refer to a parcel row, by one Arrow take per column (text
+    stays Arrow text: no Python string per finding); findings without a row keep theirs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     rows = out["row"].to_numpy(dtype="float64", na_value=np.nan)
     has = np.isfinite(rows)
     if not has.any():
         return
-    pos_of_row = None
+    take = np.where(has, rows, 0).astype(np.int64)
     if "_row" in frame.columns:
         r = frame["_row"].to_numpy()
         if not np.array_equal(r, np.arange(len(frame))):
-            pos_of_row = pd.Series(np.arange(len(frame)), index=r)
-    take = rows[has].astype(np.int64)
-    if pos_of_row is not None:
-        take = pos_of_row.reindex(take).to_numpy()
+            take = pd.Series(np.arange(len(frame)), index=r).reindex(take).fillna(-1).to_numpy(dtype=np.int64)
+            has &= take >= 0
+    index = pa.array(np.where(has, take, 0), mask=~has)
+    keep = pa.array(has)
     for c in ID_COLUMNS:
         if c not in frame.columns:
             continue
-        vals = frame[c].take(take).to_numpy(dtype=object)
-        col = out[c].to_numpy(dtype=object).copy()
-        col[has] = np.where(pd.isna(vals), None, vals)
-        out[c] = pd.Series(col, index=out.index, dtype=object)
+        values = pa.array(frame[c].astype("str"), from_pandas=True).cast(pa.large_string())  # a no-op for text
+        taken = pc.take(values, index)
+        if not out[c].isna().all():  # findings without a row may name their own
+            taken = pc.if_else(keep, taken, pa.array(out[c].astype("str"), from_pandas=True).cast(pa.large_string()))
+        out[c] = pd.Series(taken, index=out.index, dtype="str")
