@@ -182,7 +182,9 @@ def write_frame(frame, tmp: Path, fmt: Format, *, layer: str, target: Path) -> N
         else:
             import pyarrow as pa
 
-            write_parquet_table(pa.Table.from_pandas(plain_frame(frame), preserve_index=None), tmp)
+            # categoricals go to arrow as dictionaries and are decoded there (no Python string per cell)
+            write_parquet_table(pa.Table.from_pandas(_text_columns_to_str(pd.DataFrame(frame), categoricals=False),
+                                                     preserve_index=None), tmp)
     elif fmt.name == "CSV":
         if is_geo:
             _check_finite(frame, name)
