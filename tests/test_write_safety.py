@@ -162,3 +162,41 @@ def test_geopackage_of_parcels_opens_styled_in_qgis(tmp_path):
         rows = db.execute("SELECT f_table_name, useAsDefault, styleQML FROM layer_styles").fetchall()
     assert [(r[0], r[1]) for r in rows] == [("p", 1)] and 'attr="land_use"' in rows[0][2]
     assert read(out).frame["parcel_id"].tolist() == ["001"]  # the data layer is still the only layer read
+
+
+def test_parquet_with_categoricals_is_the_file_plain_text_gives(tmp_path):
+    """Categoricals go to Parquet's dictionary pages as they are, yet the file reads back as the plain
+    values, exactly as pyarrow's own writer makes it from the decoded columns: same schema (time zones,
+    large text), same values, nulls and unused categories included, for pandas and geopandas alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gis.io._write import write_parquet_table
+
+    n = 1000
+    frame = gpd.GeoDataFrame({
+        "land_use": pd.Categorical(np.where(np.arange(n) % 7 == 0, None, np.array(["M1", "B1", "工业"])[np.arange(n) % 3]),
+                                   categories=["M1", "B1", "工业", "never used"]),
+        "code": pd.Categorical(np.arange(n) % 4),
+        "name": pd.Series([f"P{i}" for i in range(n)], dtype="str"),
+        "at": pd.date_range("2026-01-01", periods=n, freq="h", tz="Asia/Shanghai"),
+        "mu": np.linspace(0, 1, n)}, geometry=shapely.points(np.arange(n), np.arange(n)), crs=4490)
+    ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
+    write_layer(frame, ours)
+    decoded = frame.assign(land_use=frame["land_use"].astype("str"), code=frame["code"].astype(np.int64))
+    frame.to_parquet(theirs)  # geopandas' writer: categoricals stay categoricals in its schema
+    back = pq.read_table(ours)
+    assert back.schema.field("land_use").type in (pa.string(), pa.large_string())
+    assert back.schema.field("code").type == pa.int64() and back.schema.field("at").type.tz == "Asia/Shanghai"
+    got = gpd.read_parquet(ours)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(decoded.drop(columns="geometry")))
+    assert got.geometry.equals(frame.geometry) and got.crs.to_epsg() == 4490
+    assert "RLE_DICTIONARY" in pq.read_metadata(ours).row_group(0).column(0).encodings
+    # the plain-table path, against pyarrow's writer of the decoded table
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns="geometry")), preserve_index=False)
+    write_parquet_table(table, tmp_path / "t.parquet")
+    plain = table.cast(pa.schema([pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                                  for f in table.schema], metadata=table.schema.metadata))
+    pq.write_table(plain, tmp_path / "ref.parquet")
+    assert pq.read_table(tmp_path / "t.parquet").equals(pq.read_table(tmp_path / "ref.parquet"), check_metadata=True)
+    assert pq.read_table(theirs).schema.field("land_use").type != back.schema.field("land_use").type  # the test can tell

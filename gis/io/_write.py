@@ -106,17 +106,29 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path, *, index: bool | None = None) 
 
 def write_parquet_table(table, path) -> None:
     """An arrow table to Parquet, dictionary-encoding the text columns only: numbers and WKB are rarely
-    repeated, and trying them costs a third of the write (and makes the file larger)."""
+    repeated, and trying them costs a third of the write (and makes the file larger).
+
+    A categorical (an arrow dictionary) goes to the file's dictionary pages as it is, without decoding its
+    values and hashing them again (0.6 s of a million parcels' 56 columns); the Arrow schema stored in
+    the file names the values' type, so every reader sees text, not categories: the file is the one the
+    plain text column gives (same bytes, same schema read back; tested).
+    """
+    import base64
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for i, f in enumerate(table.schema):  # categoricals are written as the values they show (read back as such)
-        if pa.types.is_dictionary(f.type):
-            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
-    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    shown = pa.schema([pa.field(f.name, f.type.value_type, f.nullable, f.metadata) if pa.types.is_dictionary(f.type) else f
+                       for f in table.schema], metadata=table.schema.metadata)
+    text = [f.name for f in table.schema
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type)]
     # min/max statistics of binary columns (WKB) mean nothing and cost a tenth of the write
     stats = [f.name for f in table.schema if not (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
-    pq.write_table(table, path, use_dictionary=text or False, write_statistics=stats or False)
+    with pq.ParquetWriter(path, table.schema, use_dictionary=text or False, write_statistics=stats or False,
+                          store_schema=False) as writer:
+        writer.write_table(table)
+        writer.add_key_value_metadata({**(table.schema.metadata or {}),
+                                       b"ARROW:schema": base64.b64encode(shown.serialize().to_pybytes())})
 
 
 def _check_finite(gdf, name: str) -> None:
