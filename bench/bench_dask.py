@@ -28,9 +28,17 @@ Again 2026-12-02, after the per-partition speed-ups (threads off inside workers)
   of 250 000 takes ~6.3 s with two workers busy and ~4.5 s alone (-v logs), so 1 → 2 workers gives
   1.53× where the slower code gave 1.9×.
 
+Again 2026-12-02 later (findings' ids as Arrow text, categoricals written as dictionaries):
+    1 000 000   15.1 s  1.52 GB
+    3 000 000   34.6 s  1.58 GB       59.2 s  0.96 GB  (best of 2: 36.3/59.2, 34.6/61.6)  speed-up 1.71×
+   10 000 000  107.9 s  1.72 GB                                                   10 M / 1 M = 7.15×
+  The same machine gave 2.0× and 1.66× for two single runs an hour before: its neighbours move these
+  figures by ±20 %, hence --repeat.
+
 Usage:  python bench/bench_dask.py                      (300 000 parcels: a quick run)
         python bench/bench_dask.py --n 1000000          (1 M)
         python bench/bench_dask.py --n 3000000 --n 10000000 --no-memory
+        python bench/bench_dask.py --n 3000000 --no-memory --repeat 2   (the speed-up, best of two)
 """
 from __future__ import annotations
 

@@ -41,6 +41,19 @@ from a writer thread, hex WKB and one-part MultiPolygons spliced in numpy; one r
   1 M rows 7.2–9.0 s, of which the per-row libpq loop is 3 s (a parallel read over two connections in one
   exported snapshot was tried and gained nothing: the loop holds the GIL).
 
+Again 2026-12-02 later, rows read through ADBC's driver into Arrow and written by binary COPY laid out in
+numpy, the keys' unique indexes built after a first load (1 000 000, one run each, two runs):
+    load: plain table vs ogr2ogr               10.23 s / 19.55 s = 0.52    10.92 s / 17.74 s = 0.62
+    load: store parcels vs ogr2ogr             27.41 s / 19.55 s = 1.40    25.62 s / 17.74 s = 1.44
+      (history trigger off: 19.42 s; the history's million INSERT rows cost 6 s of the server's time)
+    read → GeoPackage vs ogr2ogr               21.83 s / 31.23 s = 0.70    14.87 s / 31.95 s = 0.47
+    read_source into memory                    4.45 s                      3.28 s
+    audit from postgresql:// vs GeoParquet     9.68 s / 7.78 s = 1.24      10.97 s / 9.31 s = 1.18
+  Where the store load's server time went (COPY of the same rows, pre-encoded, into the store's table):
+  CSV 24–27 s → binary 3.3–3.9 s into a bare table where CSV took 8.9–10.1 s; the history trigger ~5 s
+  (capturing the rows 2 s, inserting the history rows 3 s), the validity check ~3.5 s, the parcel_id
+  index maintained row by row ~3 s (now built once after a first load).
+
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
         python bench/bench_store.py --n 1000000 --steps load,read   (the issue's size, in two runs
