@@ -49,10 +49,12 @@ numpy, the keys' unique indexes built after a first load (1 000 000, one run eac
     read → GeoPackage vs ogr2ogr               21.83 s / 31.23 s = 0.70    14.87 s / 31.95 s = 0.47
     read_source into memory                    4.45 s                      3.28 s
     audit from postgresql:// vs GeoParquet     9.68 s / 7.78 s = 1.24      10.97 s / 9.31 s = 1.18
-  Where the store load's server time went (COPY of the same rows, pre-encoded, into the store's table):
-  CSV 24–27 s → binary 3.3–3.9 s into a bare table where CSV took 8.9–10.1 s; the history trigger ~5 s
-  (capturing the rows 2 s, inserting the history rows 3 s), the validity check ~3.5 s, the parcel_id
-  index maintained row by row ~3 s (now built once after a first load).
+  Where the server's time went, timing COPYs of the same pre-encoded rows: into the store's table (CSV,
+  every constraint and trigger) 24–27 s; into a bare table of the same columns CSV 8.9–10.1 s, binary
+  3.3–3.9 s. Of the store table's own work: the history trigger ~5 s, the validity check ~3.5 s, the
+  parcel_id index kept row by row ~3 s (now built once after a first load). Timing whole loads with the
+  trigger's body emptied: 18.4 s full, 13.5–14.1 s capturing the rows only, 11.5–11.9 s without the
+  trigger — so capturing the rows costs ~2 s and inserting a million history rows ~4.6 s.
 
 Usage:  python bench/bench_store.py                 (100 000 parcels)
         python bench/bench_store.py --repeat 3      (best of three of every step, on a busy machine)
