@@ -225,6 +225,28 @@ def test_a_first_load_leaves_the_tables_definition_as_it_was(store, pg, db):
         conn.execute("INSERT INTO parcels (parcel_id, park_id, geom) SELECT parcel_id, park_id, geom FROM parcels LIMIT 1")
 
 
+def test_chinese_text_through_a_server_in_another_encoding(pg):
+    """A database in EUC_CN (older Chinese installations): text goes in and comes back as written, both ways
+    speaking UTF-8 to the server, which converts."""
+    import psycopg
+
+    from gis.store.io import read_source, write_source
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with pg.admin("postgres") as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'EUC_CN' LC_COLLATE 'C' LC_CTYPE 'C'")
+    with pg.admin(name) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+        assert conn.execute("SHOW server_encoding").fetchone()[0] == "EUC_CN"
+    frame = make_parcels(3)
+    frame["name"] = ["兰州经济技术开发区", "西固新城 一期", None]
+    write_source(frame, _t(pg.url(name), "typed"))
+    back = read_source(_t(pg.url(name), "typed"))
+    assert back["name"].tolist()[:2] == ["兰州经济技术开发区", "西固新城 一期"] and pd.isna(back["name"][2])
+    with psycopg.connect(pg.url(name), client_encoding="EUC_CN") as conn:  # stored as the server's own text
+        assert conn.execute("SELECT name FROM typed WHERE name LIKE '兰州%'").fetchone()[0] == "兰州经济技术开发区"
+
+
 def test_one_part_multipolygons_unwrapped_in_any_byte_order():
     """The store's one-part MultiPolygons are read as their Polygon by cutting the WKB header: little and
     big endian, with and without SRID; several parts, Polygons and nulls stay as they are."""

@@ -65,7 +65,9 @@ def read_select(conn, conninfo: str, query: str, *, geometry_column: str | None,
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
     frames, geoms = [], []
     try:
-        with dbapi.connect(conninfo) as ac, ac.cursor() as cur:
+        # text in UTF-8 whatever the server's encoding (Arrow strings are UTF-8), as the psycopg connection has it
+        uri = conninfo + ("&" if "?" in conninfo else "?") + "client_encoding=UTF8&connect_timeout=10&application_name=parkgis"
+        with dbapi.connect(uri) as ac, ac.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # pg_export_snapshot's id: hex digits and dashes
             cur.execute(query)
