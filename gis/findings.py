@@ -113,11 +113,12 @@ def table_finding(*, kind: str, check: str, severity: str, reason_zh: str, reaso
     return _frame(1, np.array([0]), texts, others).assign(row=pd.array([None], dtype="Int64"))
 
 
-def concat_findings(parts, *, ids: pd.DataFrame | None = None, sort: bool = True) -> pd.DataFrame:
+def concat_findings(parts, *, ids: pd.DataFrame | None = None, sort: bool = True, row_base: int = 0) -> pd.DataFrame:
     """One findings table from parts, errors first then warnings then info, in row order.
 
     With ``ids`` (the parcel frame the rows refer to, with ``_row`` or positional rows) the parcel,
-    park and zone ids are filled in with one vectorised take per column.
+    park and zone ids are filled in with one vectorised take per column; ``row_base`` 1 when the parts'
+    rows already count from 1 (as every returned table does), 0 for the positions used inside.
     """
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
@@ -135,7 +136,7 @@ def concat_findings(parts, *, ids: pd.DataFrame | None = None, sort: bool = True
     out = pd.DataFrame(cols)
     out["row"] = out["row"].astype("Int64")
     if ids is not None:
-        _attach_ids(out, ids)
+        _attach_ids(out, ids, row_base)
     if not sort:
         return out
     sev = pd.Categorical(out["severity"].astype(object), categories=list(SEVERITIES)).codes
@@ -154,13 +155,13 @@ def _union(series) -> pd.Categorical:
     return pd.Categorical.from_codes(np.concatenate(codes).astype(np.int32), categories=allc)
 
 
-def _attach_ids(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+def _attach_ids(out: pd.DataFrame, frame: pd.DataFrame, row_base: int = 0) -> None:
     """Fill the id columns of the findings that refer to a parcel row, by one Arrow take per column (text
     stays Arrow text: no Python string per finding); findings without a row keep theirs."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    rows = out["row"].to_numpy(dtype="float64", na_value=np.nan)
+    rows = out["row"].to_numpy(dtype="float64", na_value=np.nan) - row_base
     has = np.isfinite(rows)
     if not has.any():
         return
@@ -169,7 +170,7 @@ def _attach_ids(out: pd.DataFrame, frame: pd.DataFrame) -> None:
         r = frame["_row"].to_numpy()
         if not np.array_equal(r, np.arange(len(frame))):
             take = pd.Series(np.arange(len(frame)), index=r).reindex(take).fillna(-1).to_numpy(dtype=np.int64)
-            has &= take >= 0
+    has &= (take >= 0) & (take < len(frame))  # a row the frame does not have keeps no ids
     index = pa.array(np.where(has, take, 0), mask=~has)
     keep = pa.array(has)
     for c in ID_COLUMNS:

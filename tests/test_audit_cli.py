@@ -308,3 +308,20 @@ def test_what_reading_found_is_in_the_audit_findings(tmp_path, capsys):
     f = pd.read_csv(tmp_path / "a.findings.csv", keep_default_na=False, dtype={"parcel_id": str})
     hit = f[f["check"] == "coordinates_not_finite"]
     assert hit["row"].astype(int).tolist() == [2] and hit["parcel_id"].tolist() == ["nan"]
+
+
+def test_reading_findings_in_the_audit_name_their_parcel(tmp_path, capsys):
+    """What reading found (here a ring of two points, kept with its area missing) is in the audit's findings
+    on its own 1-based row, with that parcel's id, park and zone, like every other finding."""
+    df = pd.DataFrame({"parcel_id": ["a", "b", "c"], "park_id": ["P"] * 3, "zone_id": ["z1", "z2", "z2"],
+                       "land_use": ["M1"] * 3, "status": ["built"] * 3, "investment_wan": [6000.0] * 3,
+                       "wkt": [sq(0).wkt, "POLYGON ((0 0, 1 1, 0 0))", sq(2).wkt]})
+    src = tmp_path / "ledger.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "audit.csv"
+    rc, _, err = run(["audit", str(src), "--crs", "EPSG:4544", "--rules", "lanzhou-etdz", "--out", str(out)], capsys)
+    assert rc in (0, 1), err
+    findings = pd.read_csv(tmp_path / "audit.findings.csv")
+    geometry = findings[findings["check"] == "ring_too_short"]  # the reader's finding
+    assert len(geometry) == 1 and set(geometry["row"]) == {2}
+    assert geometry[["parcel_id", "park_id", "zone_id"]].drop_duplicates().values.tolist() == [["b", "P", "z2"]]

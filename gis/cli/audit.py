@@ -169,19 +169,8 @@ def _report(result, *, brief: bool, by_levels=()) -> None:
 def _with_read_findings(result, read_findings):
     """The audit's findings plus what reading found (an arc stroked, a coordinate that cannot be right …),
     on the same 1-based rows, with the parcel ids attached."""
-    import numpy as np
-
     from ..findings import concat_findings
 
     if read_findings is None or not len(read_findings):
         return result.findings
-    extra = read_findings.copy()
-    rows = extra["row"].to_numpy(dtype="float64", na_value=np.nan)
-    ok = np.isfinite(rows)
-    for col in ("parcel_id", "park_id", "zone_id"):
-        if result.parcels is not None and col in result.parcels.columns:
-            values = result.parcels[col].to_numpy(dtype=object)
-            filled = np.full(len(extra), None, dtype=object)
-            filled[ok] = values[rows[ok].astype(np.int64) - 1]
-            extra[col] = filled
-    return concat_findings([extra, result.findings])
+    return concat_findings([concat_findings([read_findings], ids=result.parcels, row_base=1, sort=False), result.findings])
