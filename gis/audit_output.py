@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 
 from .errors import InputError

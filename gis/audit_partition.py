@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .findings import concat_findings, row_findings
+from .findings import concat_findings
 from .intensity import DECLARED_TOLERANCE_PCT, MIN_AREA_M2, GroupTotals, _group_codes, area_findings, level_sums, parcel_metrics, summary_levels
 from .parcels import check_values, map_headers
 from .rules import VERDICTS, absent_columns, evaluate_rule, overall_verdict, summary_rule_sums

@@ -242,7 +242,6 @@ def write_workbook(tables: dict, path, *, lang: str | None = "zh") -> Path:
 
 
 def _write_sheet(ws, frame: pd.DataFrame, *, lang, rule_names, metric_of, head_fmt, fmts, bad, cond, verdict_text):
-    labels = workbook_labels()
     raw = frame
     shown = _translate(frame, lang)
     cols = list(shown.columns)

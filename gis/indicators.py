@@ -154,7 +154,6 @@ def zone_indicators(parcels, zones=None, *, zone_id: str = "id", headers=None, m
 def _zone_table(frame: pd.DataFrame, zones, *, zone_id: str = "id") -> pd.DataFrame:
     from .area import area_m2
 
-    reg = load_registry()["zone_indicators"]
     if zones is not None:
         if zone_id not in zones.columns:
             raise InputError(f"the zones layer has no {zone_id!r} column to name the zones; its columns: "

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .area import area_m2 as _measure
 from .findings import concat_findings, row_findings
-from .indicators import group_indicators, indicator_lacking, indicator_sums, indicator_values, load_registry, metric_table
+from .indicators import indicator_lacking, indicator_sums, indicator_values, load_registry, metric_table
 from .units import HA_M2, MU_M2
 
 __all__ = [

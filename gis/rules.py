@@ -29,7 +29,7 @@ import yaml
 from .datafile import load_yaml
 from .errors import InputError, LayerNotFoundError
 from .findings import concat_findings, row_findings, table_finding
-from .intensity import METRICS, aggregate
+from .intensity import METRICS
 from .scoring import evaluate_score
 
 __all__ = [

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .findings import concat_findings, row_findings, table_finding
-from .intensity import METRICS, aggregate
+from .intensity import METRICS
 
 __all__ = ["evaluate_score", "rank_classes", "rank_cuts", "score_facts", "add_facts", "resolve_score", "score_values", "no_formula_column_finding"]
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,7 +15,7 @@ import pytest
 import shapely
 
 from gis.errors import GeometryTypeError, InputError, OutputExistsError
-from gis.io import atomic_output, read, write_layer, write_tables
+from gis.io import atomic_output, read, write_layer
 
 
 def _circle(n_vertices: int):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import geopandas as gpd
 import pandas as pd
 
 from ..bundled import resolve_layer

@@ -13,11 +13,9 @@ True
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pandas as pd
 

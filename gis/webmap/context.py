@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import logging
 import struct
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
