@@ -32,7 +32,7 @@ from ..findings import concat_findings, empty_findings
 from . import formats as _formats
 from ._atomic import atomic_output, check_output, is_url, same_file, temporary_folder
 from ._ledger import geometry_from_columns, read_ledger
-from ._sanitize import sanitize
+from ._sanitize import sanitize, wkb_note_findings
 from ._vector import detect_dbf_encoding, list_ogr_layers, read_ogr
 from ._write import frame_to_markdown, move_shapefile, plain_frame, write_frame, write_sheets, write_shapefile
 from .formats import FORMATS, Format, format_for
@@ -134,8 +134,9 @@ def read(source, *, layer: str | None = None, crs=None, source_crs: str | None =
         frame, geoms, file_crs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), gdf.geometry.values, gdf.crs
     elif fmt.kind == "database":
         reader, _ = _scheme_module(source)
-        gdf = reader(str(source), layer=layer, crs=crs)
+        gdf, notes = reader(str(source), layer=layer, crs=crs, with_notes=True)
         frame, geoms, file_crs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), gdf.geometry.values, gdf.crs
+        findings.append(wkb_note_findings(len(frame), notes))  # arcs stroked, rings closed … as for files
     else:
         path = Path(str(source))
         if not path.exists():

@@ -55,15 +55,18 @@ def _server_message(exc) -> str:
 
 
 def read_select(conn, conninfo: str, query: str, *, geometry_column: str | None, red: str,
-                single_parts: bool = False) -> pd.DataFrame:
-    """Run ``query`` (SQL text) in the snapshot of ``conn``'s transaction: a DataFrame, geometry in ``__geometry__``.
+                single_parts: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Run ``query`` (SQL text) in the snapshot of ``conn``'s transaction: ``(frame, notes)``, geometry in
+    the frame's ``__geometry__``.
 
-    ``conninfo`` is libpq's connection string for the same database and user. With ``single_parts`` a
-    MultiPolygon of one part is read as its Polygon (its WKB sits inside the MultiPolygon's).
+    Geometry is parsed by the io core's WKB reader (:func:`gis.io._vector.parse_wkb_column`): curves (a
+    cadastre's arcs) are stroked, and ``notes`` says so per row position, as for files. ``conninfo`` is
+    libpq's connection string for the same database and user. With ``single_parts`` a MultiPolygon of one
+    part is read as its Polygon (its WKB sits inside the MultiPolygon's).
     """
     dbapi = _adbc()
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    frames, geoms = [], []
+    frames, geoms, notes, done = [], [], {}, 0
     try:
         # text in UTF-8 whatever the server's encoding (Arrow strings are UTF-8), as the psycopg connection has it
         uri = conninfo + ("&" if "?" in conninfo else "?") + "client_encoding=UTF8&connect_timeout=10&application_name=parkgis"
@@ -76,8 +79,11 @@ def read_select(conn, conninfo: str, query: str, *, geometry_column: str | None,
             for batch in reader:
                 if geometry_column is not None:
                     at = batch.schema.get_field_index(geometry_column)
-                    geoms.append(_geometries(batch.column(at), single_parts))
+                    g, found = _geometries(batch.column(at), single_parts)
+                    geoms.append(g)
+                    notes.update({done + i: n for i, n in found.items()})
                     batch = batch.remove_column(at)
+                done += batch.num_rows
                 frames.append(batch)
             ac.rollback()
     except (dbapi.Error, OSError) as exc:  # a server error mid-stream comes through Arrow's reader as OSError
@@ -88,15 +94,34 @@ def read_select(conn, conninfo: str, query: str, *, geometry_column: str | None,
     frame = _to_frame(table)
     if geometry_column is not None:
         frame["__geometry__"] = np.concatenate(geoms) if geoms else np.array([], dtype=object)
-    return frame
+    return frame, notes
 
 
-def _geometries(column: pa.Array, single_parts: bool) -> np.ndarray:
-    """Shapely geometries from a column of EWKB (None where null), parsed on every core."""
+def _geometries(column: pa.Array, single_parts: bool) -> tuple[np.ndarray, dict]:
+    """Shapely geometries from a column of EWKB (None where null) and the WKB reader's notes per row.
+
+    GEOS parses every row it can on every core; curves and what GEOS refuses go through the io core's own
+    WKB reader, which keeps the SRID of the EWKB header here (a query's rows say their SRID themselves).
+    """
+    from ..io._vector import parse_wkb_column
+
     arr = column.storage if isinstance(column, pa.ExtensionArray) else column
     if single_parts and len(arr):
         arr = _inner_single_parts(arr)
-    return map_array(shapely.from_wkb, arr.to_numpy(zero_copy_only=False))
+    geoms, notes = parse_wkb_column(arr)
+    for i in notes:
+        srid = _ewkb_srid(arr[i].as_py())
+        if srid and geoms[i] is not None:
+            geoms[i] = shapely.set_srid(geoms[i], srid)
+    return geoms, notes
+
+
+def _ewkb_srid(value: bytes | None) -> int:
+    """The SRID of an EWKB header (0 without one)."""
+    if not value or len(value) < 9:
+        return 0
+    order = "little" if value[0] == 1 else "big"
+    return int.from_bytes(value[5:9], order) if int.from_bytes(value[1:5], order) & 0x20000000 else 0
 
 
 def _inner_single_parts(arr: pa.BinaryArray) -> pa.BinaryArray:

@@ -34,13 +34,16 @@ _READ_ONLY_TABLES = (*AUDIT_TABLES, "history", META_TABLE)
 
 
 # --------------------------------------------------------------------------------------- reading
-def read_source(url: str, *, layer: str | None = None, crs=None) -> gpd.GeoDataFrame:
+def read_source(url: str, *, layer: str | None = None, crs=None, with_notes: bool = False):
     """Read a table or query at ``url`` into a GeoDataFrame, geometry in its stored SRID.
 
     ``layer`` names the table (overriding ``?table=``). ``crs`` assigns a CRS to geometry stored
     without an SRID (and overrides a stored one, with a warning). The store's ``parcels`` and
     ``zones`` drop their internal ``fid`` and ``measured_at`` columns, and their one-part
     MultiPolygons come back as Polygons (as they were written; several parts stay a MultiPolygon).
+    Curved geometry (CurvePolygon, MultiSurface …) is stroked as in files; with ``with_notes`` the
+    result is ``(frame, notes)``, the WKB reader's notes per row position (:func:`gis.io.read` makes
+    them findings).
     """
     target = parse_url(url, layer=layer)
     red = target.redacted
@@ -54,12 +57,12 @@ def read_source(url: str, *, layer: str | None = None, crs=None) -> gpd.GeoDataF
         conn.read_only = True
         cur = conn.cursor()
         if target.table:
-            frame = _read_table(conn, cur, target, crs)
+            frame, notes = _read_table(conn, cur, target, crs)
         else:
-            frame = _read_query(conn, cur, target, crs)
+            frame, notes = _read_query(conn, cur, target, crs)
         conn.rollback()
     log.info("read %d rows from %s", len(frame), red)
-    return frame
+    return (frame, notes) if with_notes else frame
 
 
 def _resolve_table(conn, target):
@@ -119,9 +122,9 @@ def _read_table(conn, cur, target, crs):
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), sql.Identifier(schema, table))
     # the store keeps MultiPolygons (one type for QGIS); one-part ones come back as the polygons they were
-    df = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red,
-                     single_parts=bool(skip))
-    return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}")
+    df, notes = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red,
+                            single_parts=bool(skip))
+    return _to_geoframe(df, srids, crs, red, f"{schema}.{table}.{geom}"), notes
 
 
 def _srids(conn, schema, table, geom) -> list[int]:
@@ -156,11 +159,11 @@ def _read_query(conn, cur, target, crs):
     geom = "geom" if "geom" in geom_cols else geom_cols[0]
     select = sql.SQL("SELECT {} FROM ({}) AS q").format(
         sql.SQL(", ").join(select_expression(sql, n, t) for n, t in chosen), query)
-    df = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red)
+    df, notes = read_select(conn, target.conninfo, select.as_string(conn), geometry_column=geom, red=red)
     geoms = df["__geometry__"].to_numpy()
     present = ~shapely.is_missing(geoms)
     srids = sorted({int(s) for s in np.unique(shapely.get_srid(geoms[present]))}) if present.any() else []
-    return _to_geoframe(df, srids, crs, red, f"the query's {geom}")
+    return _to_geoframe(df, srids, crs, red, f"the query's {geom}"), notes
 
 
 def _to_geoframe(df, srids, crs, red, what):
