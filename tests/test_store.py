@@ -272,6 +272,37 @@ def test_curved_cadastre_in_postgis_is_read_as_files_are(pg, db, run_cli):
     assert code == 0, err
 
 
+def test_copy_messages_stay_small_for_huge_geometries():
+    """A COPY message holds at most 50 000 rows and about 16 MB: district boundaries of megabytes a row go a
+    few rows at a time (the binary layout makes an index of eight bytes per byte of each message)."""
+    import pyarrow as pa
+
+    from gis.store._copy import chunk_rows, wkb_binary
+
+    ring = shapely.Polygon(np.column_stack([np.cos(np.linspace(0, 2 * np.pi, 200_000)),
+                                            np.sin(np.linspace(0, 2 * np.pi, 200_000))]))
+    big = pa.table({"geom": wkb_binary(np.array([ring] * 12, dtype=object))})  # 3.2 MB a row
+    assert 1 <= chunk_rows(big) <= 6
+    small = pa.table({"a": pa.array(np.arange(200_000, dtype=np.int64))})
+    assert chunk_rows(small) == 50_000 and chunk_rows(small.slice(0, 0)) == 50_000
+
+
+def test_multipolygon_splice_chunk_by_chunk_keeps_nulls_and_parts(monkeypatch):
+    """Polygons become MultiPolygons of one part a chunk at a time (bounded memory): nulls stay where they
+    were across chunk edges, a MultiPolygon keeps its parts."""
+    import gis.store._copy as copy
+
+    monkeypatch.setattr(copy, "_CHUNK_ROWS", 7)
+    g = np.array([shapely.box(i, 0, i + 1, 1) if i % 5 else None for i in range(30)], dtype=object)
+    g[3] = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])
+    out = copy.wkb_binary(g, multi=True)
+    back = [None if v is None else shapely.from_wkb(v) for v in out.to_pylist()]
+    assert [b is None for b in back] == [x is None for x in g]
+    for b, x in zip(back, g):
+        if x is not None:
+            assert b.geom_type == "MultiPolygon" and b.equals(x if x.geom_type == "MultiPolygon" else shapely.MultiPolygon([x]))
+
+
 def test_one_part_multipolygons_unwrapped_in_any_byte_order():
     """The store's one-part MultiPolygons are read as their Polygon by cutting the WKB header: little and
     big endian, with and without SRID; several parts, Polygons and nulls stay as they are."""

@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 
 MAX_IDENTIFIER_BYTES = 63
 _CHUNK_ROWS = 50_000
+_CHUNK_BYTES = 16 * 2**20  # a COPY message's data at most (about): district boundaries run to megabytes a row
+
+
+def chunk_rows(table: pa.Table) -> int:
+    """Rows per COPY message: at most 50 000, and about 16 MB of the table's data (a gather index of eight
+    bytes per byte is made for each message)."""
+    if not table.num_rows:
+        return _CHUNK_ROWS
+    per_row = table.nbytes / table.num_rows
+    return int(max(1, min(_CHUNK_ROWS, _CHUNK_BYTES // max(per_row, 1))))
 
 
 def pg_type(series: pd.Series) -> str:
@@ -123,6 +133,16 @@ def wkb_binary(geometry, *, multi: bool = False) -> pa.BinaryArray:
     raw = pa.array(map_array(lambda g: shapely.to_wkb(g, byte_order=1), geoms), type=pa.binary())
     if not multi:
         return raw
+    if len(raw) > _CHUNK_ROWS:  # the splice's index arrays take eight bytes per byte: a chunk at a time
+        return pa.concat_arrays([_spliced(raw.slice(a, _CHUNK_ROWS), geoms[a:a + _CHUNK_ROWS])
+                                 for a in range(0, len(raw), _CHUNK_ROWS)])
+    return _spliced(raw, geoms)
+
+
+def _spliced(raw: pa.BinaryArray, geoms: np.ndarray) -> pa.BinaryArray:
+    """``raw`` with the MultiPolygon-of-one header before every Polygon's WKB."""
+    if raw.offset:  # a slice: its validity bitmap from bit 0, as from_buffers takes it
+        raw = pa.concat_arrays([raw])
     rel, body = _buffers(raw)
     single = shapely.get_type_id(geoms) == 3
     lengths, add = np.diff(rel), np.where(single, len(_MULTI_OF_ONE), 0)
@@ -284,8 +304,9 @@ def copy_in(cursor, target, tables) -> int:
         if binary:
             copy.write(_HEADER)
         for table in itertools.chain([first], tables):
-            for start in range(0, table.num_rows, _CHUNK_ROWS):
-                part = table.slice(start, _CHUNK_ROWS)
+            step = chunk_rows(table)
+            for start in range(0, table.num_rows, step):
+                part = table.slice(start, step)
                 if binary:
                     copy.write(encode_binary(part, types))
                 else:
