@@ -32,6 +32,8 @@ Again 2026-12-02 later (findings' ids as Arrow text, categoricals written as dic
     1 000 000   15.1 s  1.52 GB
     3 000 000   34.6 s  1.58 GB       59.2 s  0.96 GB  (best of 2: 36.3/59.2, 34.6/61.6)  speed-up 1.71×
    10 000 000  107.9 s  1.72 GB                                                   10 M / 1 M = 7.15×
+   10 000 000  109.1 s  1.70 GB                             163.6 s  19.03 GB  (another run, side by side)
+  The in-memory engine does finish 10 M here, needing 19 GB of this machine's 24 GB, 1.5× dask's time.
   The same machine gave 2.0× and 1.66× for two single runs an hour before: its neighbours move these
   figures by ±20 %, hence --repeat.
 
