@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .io import atomic_output, check_output, write_layer, write_tables
+from .io import atomic_output, check_output, write_layers, write_tables
 
 __all__ = ["write_audit", "audit_outputs", "check_targets", "XLSX_MAX_ROWS"]
 
@@ -112,18 +112,11 @@ def write_audit(result, path, *, overwrite: bool = False, inputs=(), lang: str |
     if suffix in _MULTI:
         write_tables(path, tables, overwrite=overwrite, inputs=inputs)
         return [path]
-    from .parallel import run_all
-
     parcels = tables.pop("parcels")
     sides = {path.with_name(f"{path.stem}.{name}{_side_suffix(suffix)}"): _parquet_safe(t) if parquet else t
              for name, t in tables.items()}
-
-    def write_sides():
-        for side, table in sides.items():
-            write_layer(table, side, overwrite=overwrite, inputs=inputs)
-
-    # the parcels (most of the work) and the side tables are written at once, each file atomically
-    run_all([lambda: write_layer(parcels, path, overwrite=overwrite, inputs=inputs), write_sides])
+    # the parcels (most of the work) and the side tables written at once, and put in place all or none
+    write_layers({path: parcels, **sides}, overwrite=overwrite, inputs=inputs)
     written = [path, *sides]
     log.info("wrote %s", ", ".join(str(p) for p in written))
     return written

@@ -198,3 +198,32 @@ def test_parquet_with_categoricals_is_the_file_plain_text_gives(tmp_path):
     pq.write_table(plain, tmp_path / "ref.parquet")
     assert pq.read_table(tmp_path / "t.parquet").equals(pq.read_table(tmp_path / "ref.parquet"), check_metadata=True)
     assert pq.read_table(theirs).schema.field("land_use").type != back.schema.field("land_use").type  # the test can tell
+
+
+def test_several_files_are_written_all_or_none(tmp_path, monkeypatch):
+    """write_layers puts every file in place only when all are written: one failing (here the third of
+    three) leaves the earlier outputs as they were, new ones absent, and no temporary behind; the audit's
+    parcels file and side tables go this way."""
+    import gis.io as gio
+    import gis.io._write as w
+
+    frame = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[shapely.Point(103, 36)] * 2, crs=4490)
+    old = tmp_path / "out.parquet"
+    write_layer(frame.iloc[:1], old)
+    before = old.read_bytes()
+    targets = {old: frame, tmp_path / "out.summary.csv": pd.DataFrame({"n": [1]}), tmp_path / "out.rules.csv": pd.DataFrame({"n": [2]})}
+    real = w.write_frame
+
+    def failing(df, tmp, fmt, *, layer, target):
+        if target.name == "out.rules.csv":
+            raise OSError("No space left on device")
+        return real(df, tmp, fmt, layer=layer, target=target)
+
+    monkeypatch.setattr(gio, "write_frame", failing)
+    with pytest.raises(OSError, match="No space"):
+        gio.write_layers(targets, overwrite=True)
+    assert old.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
+    monkeypatch.setattr(gio, "write_frame", real)
+    assert gio.write_layers(targets, overwrite=True) == [str(p) for p in targets]
+    assert len(read(old).frame) == 2 and pd.read_csv(tmp_path / "out.rules.csv")["n"].tolist() == [2]

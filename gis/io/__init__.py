@@ -44,6 +44,7 @@ __all__ = [
     "read_layer",
     "read_table",
     "write_layer",
+    "write_layers",
     "write_tables",
     "atomic_output",
     "check_output",
@@ -373,21 +374,46 @@ def write_layer(frame, target, *, overwrite: bool = False, inputs: Iterable = ()
     if fmt.kind == "database":
         _, writer = _scheme_module(target)
         return writer(frame, str(target), overwrite=overwrite, layer=layer)
-    path = Path(str(target))
-    if not fmt.write:
-        raise InputError(f"cannot write {fmt.name} ({path.suffix}): write one of {', '.join(_formats.writable_suffixes())}")
-    if fmt.name == "Shapefile":
-        check_output(path, overwrite=overwrite, inputs=inputs)
-        if not path.parent.exists():
-            raise LayerNotFoundError(f"the folder {path.parent} does not exist")
-        with temporary_folder(path) as tmp:
-            write_shapefile(_with_geometry(frame, fmt), tmp, target=path)
-            move_shapefile(tmp, path, overwrite=overwrite, inputs=inputs)
-    else:
-        with atomic_output(path, overwrite=overwrite, inputs=inputs) as tmp:
-            write_frame(frame, tmp, fmt, layer=layer or path.stem, target=path)
-    log.info("wrote %s (%d rows)", path, len(frame))
-    return str(path)
+    return _write_files([(Path(str(target)), frame, layer)], overwrite=overwrite, inputs=inputs)[0]
+
+
+def write_layers(frames: Mapping, *, overwrite: bool = False, inputs: Iterable = ()) -> list[str]:
+    """Several files ({target path: frame}), all or none: each is written to a temporary beside its target,
+    all at once (in threads), and only when every one is written are they put in place. A failure leaves
+    every target as it was."""
+    return _write_files([(Path(str(t)), f, None) for t, f in frames.items()], overwrite=overwrite, inputs=inputs)
+
+
+def _write_files(items, *, overwrite: bool, inputs: Iterable) -> list[str]:
+    import contextlib
+
+    from ..parallel import run_all
+
+    inputs = list(inputs)
+    jobs, moves = [], []
+    with contextlib.ExitStack() as stack:  # leaving it renames every temporary into place, or removes them all
+        for path, frame, layer in items:
+            fmt = format_for(path, folder_ok=False, writing=True)
+            if fmt.kind == "database" or not fmt.write:
+                raise InputError(f"cannot write {fmt.name} ({path.suffix}) here: write one of "
+                                 f"{', '.join(_formats.writable_suffixes())}")
+            if fmt.name == "Shapefile":
+                check_output(path, overwrite=overwrite, inputs=inputs)
+                if not path.parent.exists():
+                    raise LayerNotFoundError(f"the folder {path.parent} does not exist")
+                tmp = stack.enter_context(temporary_folder(path))
+                jobs.append(lambda f=frame, t=tmp, p=path, m=fmt: write_shapefile(_with_geometry(f, m), t, target=p))
+                moves.append(lambda t=tmp, p=path: move_shapefile(t, p, overwrite=overwrite, inputs=inputs))
+            else:
+                tmp = stack.enter_context(atomic_output(path, overwrite=overwrite, inputs=inputs))
+                jobs.append(lambda f=frame, t=tmp, p=path, m=fmt, lay=layer: write_frame(f, t, m, layer=lay or p.stem,
+                                                                                         target=p))
+        run_all(jobs)
+        for move in moves:
+            move()
+    for path, frame, _ in items:
+        log.info("wrote %s (%d rows)", path, len(frame))
+    return [str(path) for path, _, _ in items]
 
 
 def _with_geometry(frame, fmt):
