@@ -379,8 +379,8 @@ def write_layer(frame, target, *, overwrite: bool = False, inputs: Iterable = ()
 
 def write_layers(frames: Mapping, *, overwrite: bool = False, inputs: Iterable = ()) -> list[str]:
     """Several files ({target path: frame}), all or none: each is written to a temporary beside its target,
-    all at once (in threads), and only when every one is written are they put in place. A failure leaves
-    every target as it was."""
+    the first (put the biggest first) beside the others in a thread, and only when every one is written are
+    they put in place. A failure leaves every target as it was."""
     return _write_files([(Path(str(t)), f, None) for t, f in frames.items()], overwrite=overwrite, inputs=inputs)
 
 
@@ -408,7 +408,9 @@ def _write_files(items, *, overwrite: bool, inputs: Iterable) -> list[str]:
                 tmp = stack.enter_context(atomic_output(path, overwrite=overwrite, inputs=inputs))
                 jobs.append(lambda f=frame, t=tmp, p=path, m=fmt, lay=layer: write_frame(f, t, m, layer=lay or p.stem,
                                                                                          target=p))
-        run_all(jobs)
+        # the first file (the big one) here, the others one after the other in one thread beside it: the
+        # first one's own whole-array work splits over the thread pool, which more writers would hold
+        run_all([jobs[0], lambda: [job() for job in jobs[1:]]] if len(jobs) > 1 else jobs)
         for move in moves:
             move()
     for path, frame, _ in items:
