@@ -24,7 +24,9 @@ Again 2026-12-02, after the findings' ids became Arrow text and categoricals wen
 pages without decoding (best of 3, alternating): 300 000 parcels 1.41× (5.2 / 3.7 s; the three pairs 1.37,
 1.34, 1.49); 1 000 000 1.34× (13.6 / 10.1 s), peak 2398 MB (was 2872). The writer's lock contention went
 with them: the side tables no longer make Python strings of 800 000 findings while the parcels file's
-geometry is checked (that check took 1.4 s instead of 0.1 s).
+geometry is checked (that check took 1.4 s instead of 0.1 s). Three more 1 000 000 runs after the files
+were made all-or-none: 1.49 (15.2 / 10.2 s), 1.55 (15.1 / 9.8 s), 1.47 (13.4 / 9.1 s): the ratio moves
+1.34–1.55 with the machine, median 1.48.
 
 Usage:  python bench/bench_audit.py [--n 1000000] [--workdir DIR] [--keep]
         python bench/bench_audit.py --n 20000        (a quick smoke run)
